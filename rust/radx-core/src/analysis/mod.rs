@@ -1,0 +1,3 @@
+//! Facts about a function computed once, before generation, into plain maps.
+
+pub mod activity;

@@ -1,0 +1,103 @@
+//! Diagnostics for people: what could not be differentiated, where, and what to do.
+
+use crate::ir::{self, SourceLoc, Value};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// The input could not be read or parsed as LLVM IR.
+    MalformedInput,
+    /// A magic call (`__enzyme_*`) is used wrongly: bad first argument, wrong markers or counts.
+    BadRequest,
+    /// An instruction or call has no derivative rule.
+    NoRule,
+    /// Activity that cannot be made consistent (a constant pointer stored into active memory, ...).
+    Activity,
+    /// A construct RadX does not differentiate.
+    Unsupported,
+    /// A module RadX produced failed verification: a bug in RadX.
+    Internal,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub message: String,
+    /// The function being differentiated (or containing the magic call).
+    pub function: Option<String>,
+    /// The offending instruction, as LLVM prints it.
+    pub construct: Option<String>,
+    pub location: Option<SourceLoc>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { code, message: message.into(), function: None, construct: None, location: None, hint: None }
+    }
+
+    /// Names the instruction, its function and its source line.
+    pub fn at(mut self, inst: Value) -> Diagnostic {
+        if ir::is_instruction(inst) {
+            self.construct = Some(ir::value_to_string(inst));
+            if self.location.is_none() {
+                self.location = ir::source_loc(inst);
+            }
+            if self.function.is_none() {
+                self.function = Some(ir::name_of(ir::parent_function(inst)));
+            }
+        }
+        self
+    }
+
+    pub fn in_function(mut self, name: impl Into<String>) -> Diagnostic {
+        self.function = Some(name.into());
+        self
+    }
+
+    pub fn with_location(mut self, loc: Option<SourceLoc>) -> Diagnostic {
+        if loc.is_some() {
+            self.location = loc;
+        }
+        self
+    }
+
+    pub fn hint(mut self, h: impl Into<String>) -> Diagnostic {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.location {
+            Some(l) => write!(f, "{l}: error: {}", self.message)?,
+            None => write!(f, "error: {}", self.message)?,
+        }
+        if let Some(func) = &self.function {
+            write!(f, "\n  in function `{}`", demangle_clone_name(func))?;
+        }
+        if let Some(c) = &self.construct {
+            let c: String = c.chars().take(300).collect();
+            write!(f, "\n  at: {c}")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+/// Generated clones carry a prefix; users know their functions by the original name.
+pub fn demangle_clone_name(name: &str) -> &str {
+    let Some(rest) = name.strip_prefix(crate::PREPARED_PREFIX) else { return name };
+    match rest.rsplit_once('.') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => base,
+        _ => rest,
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Diagnostic>;

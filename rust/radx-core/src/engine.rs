@@ -1,0 +1,159 @@
+//! The engine: owns the module being transformed and the caches shared by all requests
+//! (prepared clones of functions, generated derivative functions, callee activity).
+
+use crate::analysis::activity;
+use crate::diag::{Code, Diagnostic, Result};
+use crate::ir::{self, clone, Value};
+use crate::Options;
+use llvm_sys::core::*;
+use llvm_sys::prelude::LLVMModuleRef;
+use std::collections::{HashMap, HashSet};
+
+/// Activity of one argument of a derivative function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgActivity {
+    /// No derivative: the argument is passed alone.
+    Const,
+    /// The argument is followed by `width` shadows (tangents, or shadow pointers).
+    Dup,
+}
+
+/// A forward-mode derivative: which function, which arguments carry tangents, the batch
+/// width, and what the generated function returns (`{primal?, tangent × width}`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ForwardRequest {
+    pub function: Value,
+    pub args: Vec<ArgActivity>,
+    pub width: u32,
+    pub return_primal: bool,
+    pub return_tangent: bool,
+}
+
+/// What was generated, for `--stats` and the C API.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GeneratedFunction {
+    pub name: String,
+    pub source: String,
+    pub mode: &'static str,
+    pub width: u32,
+    pub instructions: usize,
+}
+
+pub const PREPARED_PREFIX: &str = "radx.prep.";
+
+pub struct Engine {
+    pub module: LLVMModuleRef,
+    pub options: Options,
+    prepared: HashMap<Value, Value>,
+    pub(crate) forward_cache: HashMap<ForwardRequest, Value>,
+    result_active_memo: HashMap<(Value, Vec<bool>), bool>,
+    result_active_in_progress: HashSet<(Value, Vec<bool>)>,
+    pub generated: Vec<GeneratedFunction>,
+}
+
+impl Engine {
+    pub fn new(module: LLVMModuleRef, options: Options) -> Engine {
+        Engine {
+            module,
+            options,
+            prepared: HashMap::new(),
+            forward_cache: HashMap::new(),
+            result_active_memo: HashMap::new(),
+            result_active_in_progress: HashSet::new(),
+            generated: Vec::new(),
+        }
+    }
+
+    /// The canonicalised copy of `original` that derivatives are generated from, made
+    /// together with copies of every function it may call (one pass-pipeline run).
+    pub fn prepare(&mut self, original: Value) -> Result<Value> {
+        if let Some(&p) = self.prepared.get(&original) {
+            return Ok(p);
+        }
+        if ir::is_declaration(original) {
+            return Err(Diagnostic::new(Code::BadRequest, format!("`{}` is only declared here; its body is needed to differentiate it", ir::name_of(original)))
+                .hint("define the function in the same translation unit, or link its bitcode in before running radx"));
+        }
+        let mut todo = vec![original];
+        let mut fresh = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(f) = todo.pop() {
+            if self.prepared.contains_key(&f) || ir::is_declaration(f) || !seen.insert(f) {
+                continue;
+            }
+            let copy = self.clone_for_preparation(f);
+            fresh.push((f, copy));
+            for i in ir::all_instructions(f) {
+                if ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMCall) {
+                    if let Some(callee) = ir::called_function(i) {
+                        todo.push(callee);
+                    }
+                }
+            }
+        }
+        let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
+        if self.options.preopt {
+            crate::pipeline::run_function_passes(self.module, &copies, crate::pipeline::PREPARE_PIPELINE)?;
+        }
+        for (f, c) in fresh {
+            self.prepared.insert(f, c);
+        }
+        Ok(self.prepared[&original])
+    }
+
+    fn clone_for_preparation(&mut self, f: Value) -> Value {
+        let name = format!("{PREPARED_PREFIX}{}", ir::name_of(f));
+        unsafe {
+            let copy = LLVMAddFunction(self.module, ir::cstring(&name).as_ptr(), ir::function_type(f));
+            LLVMSetLinkage(copy, llvm_sys::LLVMLinkage::LLVMInternalLinkage);
+            for i in 0..ir::params(f).len() as u32 {
+                clone::copy_param_attributes(f, i, copy, i);
+            }
+            clone::copy_codegen_fn_attributes(f, copy);
+            clone::clone_body(f, copy, true);
+            copy
+        }
+    }
+
+    /// The original function a prepared copy was made from.
+    pub fn original_of(&self, prepared: Value) -> Value {
+        self.prepared.iter().find(|(_, &p)| p == prepared).map(|(&o, _)| o).unwrap_or(prepared)
+    }
+
+    /// Whether `callee` returns an active value when called with `active_args` active.
+    /// Recursion is resolved optimistically (a recursive call is assumed active).
+    pub fn result_active(&mut self, callee: Value, active_args: &[bool]) -> bool {
+        let key = (callee, active_args.to_vec());
+        if let Some(&r) = self.result_active_memo.get(&key) {
+            return r;
+        }
+        if !self.result_active_in_progress.insert(key.clone()) {
+            return ir::is_differentiable_type(ir::return_type(ir::function_type(callee)));
+        }
+        let r = match self.prepare(callee) {
+            Ok(p) => {
+                let act = activity::analyze(p, active_args, &mut |c, a| self.result_active(c, a));
+                ir::all_instructions(p).into_iter().any(|i| {
+                    ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMRet) && ir::num_operands(i) == 1 && act.is_active(ir::operand(i, 0))
+                })
+            }
+            Err(_) => false,
+        };
+        self.result_active_in_progress.remove(&key);
+        self.result_active_memo.insert(key, r);
+        r
+    }
+
+    /// Analyses `prepared` under the given argument activity.
+    pub fn activity(&mut self, prepared: Value, active_args: &[bool]) -> activity::Activity {
+        activity::analyze(prepared, active_args, &mut |c, a| self.result_active(c, a))
+    }
+
+    /// Removes the prepared copies once every derivative has been generated.
+    pub fn finish(&mut self) {
+        for (_, p) in self.prepared.drain() {
+            unsafe { LLVMDeleteFunction(p) };
+        }
+    }
+}

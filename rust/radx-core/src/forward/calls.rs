@@ -1,0 +1,95 @@
+//! Calls in forward mode: rule-table functions, allocators, memory transfers, functions
+//! without derivatives, and calls of defined functions (their forward derivatives are
+//! generated on demand, recursion included).
+
+use super::{short, ForwardFn};
+use crate::analysis::activity::call_arg_is_active;
+use crate::diag::{Code, Diagnostic, Result};
+use crate::engine::{ArgActivity, ForwardRequest};
+use crate::ir::{self, Value};
+use crate::rules::{self, memory};
+
+impl<'e> ForwardFn<'e> {
+    pub(super) fn visit_call(&mut self, inst: Value) -> Result<()> {
+        let Some(callee) = ir::called_function(inst) else {
+            return self.visit_indirect_call(inst);
+        };
+        let name = ir::name_of(callee);
+        if let Some(rule) = rules::rule_for_callee(&name) {
+            self.clone_primal(inst);
+            if self.is_active(inst) {
+                let args = ir::call_args(inst);
+                return self.apply_rule(inst, rule, &args);
+            }
+            return Ok(());
+        }
+        if let Some(kind) = memory::memory_transfer(&name) {
+            return self.visit_transfer(inst, kind);
+        }
+        if let Some(kind) = memory::allocator(&name) {
+            return self.visit_allocation(inst, kind);
+        }
+        if memory::is_inactive_function(&name) {
+            self.clone_primal(inst);
+            return Ok(());
+        }
+        let args = ir::call_args(inst);
+        let acts: Vec<bool> = args.iter().map(|a| call_arg_is_active(*a, self.activity.active_set())).collect();
+        if !acts.iter().any(|&a| a) {
+            self.clone_primal(inst);
+            return Ok(());
+        }
+        if ir::is_declaration(callee) {
+            let which = args.iter().zip(&acts).position(|(_, &a)| a).unwrap();
+            return Err(Diagnostic::new(
+                Code::NoRule,
+                format!("no derivative rule for the external function `{name}` (argument {} is active: `{}`)", which + 1, short(args[which])),
+            )
+            .at(inst)
+            .hint("provide its body in the module, register a custom derivative, or pass only inactive (enzyme_const) data to it"));
+        }
+        self.visit_defined_call(inst, callee, &args, &acts)
+    }
+
+    fn visit_defined_call(&mut self, inst: Value, callee: Value, args: &[Value], acts: &[bool]) -> Result<()> {
+        let ret_ty = ir::type_of(inst);
+        let req = ForwardRequest {
+            function: callee,
+            args: acts.iter().map(|&a| if a { ArgActivity::Dup } else { ArgActivity::Const }).collect(),
+            width: self.req.width,
+            return_primal: !ir::is_void(ret_ty),
+            return_tangent: self.is_active(inst),
+        };
+        let f = self.engine.forward(&req)?;
+        let (fn_ty, elems) = super::derivative_signature(&self.b, ir::function_type(callee), &req);
+        let mut call_args = Vec::new();
+        for (a, act) in args.iter().zip(&req.args) {
+            call_args.push(self.primal(*a));
+            if *act == ArgActivity::Dup {
+                for lane in 0..self.width() {
+                    call_args.push(self.shadow(*a, lane).unwrap());
+                }
+            }
+        }
+        let call = self.b.call(fn_ty, f, &call_args);
+        let (primal, tangents) = super::unpack_result(&self.b, call, &req, elems.len());
+        if let Some(p) = primal {
+            self.map.insert(inst, p);
+        }
+        if req.return_tangent {
+            self.set_shadows(inst, tangents);
+        }
+        Ok(())
+    }
+
+    fn visit_indirect_call(&mut self, inst: Value) -> Result<()> {
+        self.clone_primal(inst);
+        let args = ir::call_args(inst);
+        if let Some(a) = args.iter().find(|a| call_arg_is_active(**a, self.activity.active_set())) {
+            return Err(Diagnostic::new(Code::Unsupported, format!("an indirect call (through a function pointer or inline assembly) receives the active value `{}`", short(*a)))
+                .at(inst)
+                .hint("call the function directly so RadX can differentiate it"));
+        }
+        Ok(())
+    }
+}

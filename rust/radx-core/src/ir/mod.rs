@@ -1,0 +1,535 @@
+//! Small helpers over the LLVM C API (through llvm-sys).
+//!
+//! The generators work on raw `LLVMValueRef`s because derivative code is generic over
+//! types (a rule applies the same way to `double`, `float` and `<4 x double>`), which
+//! inkwell's typed values make awkward. Everything unsafe about the C API is kept in this
+//! module and in `builder.rs`; the callers see plain functions over handles that stay
+//! valid as long as the module they belong to.
+
+pub mod builder;
+pub mod clone;
+
+use llvm_sys::core::*;
+use llvm_sys::debuginfo::LLVMInstructionSetDebugLoc;
+use llvm_sys::prelude::*;
+use llvm_sys::{LLVMOpcode, LLVMTypeKind};
+use std::ffi::{CStr, CString};
+
+pub type Value = LLVMValueRef;
+pub type Type = LLVMTypeRef;
+pub type Block = LLVMBasicBlockRef;
+
+pub fn type_of(v: Value) -> Type {
+    unsafe { LLVMTypeOf(v) }
+}
+
+pub fn type_kind(t: Type) -> LLVMTypeKind {
+    unsafe { LLVMGetTypeKind(t) }
+}
+
+pub fn context_of_type(t: Type) -> LLVMContextRef {
+    unsafe { LLVMGetTypeContext(t) }
+}
+
+pub fn is_float_scalar(t: Type) -> bool {
+    use LLVMTypeKind::*;
+    matches!(
+        type_kind(t),
+        LLVMHalfTypeKind | LLVMBFloatTypeKind | LLVMFloatTypeKind | LLVMDoubleTypeKind | LLVMX86_FP80TypeKind | LLVMFP128TypeKind | LLVMPPC_FP128TypeKind
+    )
+}
+
+/// A floating-point scalar or a vector of them: the types elementwise rules apply to.
+pub fn is_float(t: Type) -> bool {
+    if is_float_scalar(t) {
+        return true;
+    }
+    match type_kind(t) {
+        LLVMTypeKind::LLVMVectorTypeKind | LLVMTypeKind::LLVMScalableVectorTypeKind => is_float_scalar(element_type(t)),
+        _ => false,
+    }
+}
+
+pub fn is_pointer(t: Type) -> bool {
+    type_kind(t) == LLVMTypeKind::LLVMPointerTypeKind
+}
+
+pub fn is_integer(t: Type) -> bool {
+    match type_kind(t) {
+        LLVMTypeKind::LLVMIntegerTypeKind => true,
+        LLVMTypeKind::LLVMVectorTypeKind => type_kind(element_type(t)) == LLVMTypeKind::LLVMIntegerTypeKind,
+        _ => false,
+    }
+}
+
+pub fn is_void(t: Type) -> bool {
+    type_kind(t) == LLVMTypeKind::LLVMVoidTypeKind
+}
+
+pub fn is_aggregate(t: Type) -> bool {
+    matches!(type_kind(t), LLVMTypeKind::LLVMStructTypeKind | LLVMTypeKind::LLVMArrayTypeKind)
+}
+
+pub fn element_type(t: Type) -> Type {
+    unsafe { LLVMGetElementType(t) }
+}
+
+pub fn struct_fields(t: Type) -> Vec<Type> {
+    unsafe {
+        let n = LLVMCountStructElementTypes(t);
+        (0..n).map(|i| LLVMStructGetTypeAtIndex(t, i)).collect()
+    }
+}
+
+pub fn array_len(t: Type) -> u64 {
+    unsafe { LLVMGetArrayLength(t) as u64 }
+}
+
+/// True if a value of this type can hold floating-point data anywhere inside it.
+pub fn contains_float(t: Type) -> bool {
+    match type_kind(t) {
+        LLVMTypeKind::LLVMStructTypeKind => struct_fields(t).into_iter().any(contains_float),
+        LLVMTypeKind::LLVMArrayTypeKind | LLVMTypeKind::LLVMVectorTypeKind => contains_float(element_type(t)),
+        _ => is_float_scalar(t),
+    }
+}
+
+pub fn contains_pointer(t: Type) -> bool {
+    match type_kind(t) {
+        LLVMTypeKind::LLVMStructTypeKind => struct_fields(t).into_iter().any(contains_pointer),
+        LLVMTypeKind::LLVMArrayTypeKind | LLVMTypeKind::LLVMVectorTypeKind => contains_pointer(element_type(t)),
+        _ => is_pointer(t),
+    }
+}
+
+/// Types whose values can carry a derivative or a shadow: floats, pointers, and aggregates
+/// or vectors holding them.
+pub fn is_differentiable_type(t: Type) -> bool {
+    contains_float(t) || contains_pointer(t)
+}
+
+pub fn type_to_string(t: Type) -> String {
+    unsafe {
+        let p = LLVMPrintTypeToString(t);
+        let s = CStr::from_ptr(p).to_string_lossy().into_owned();
+        LLVMDisposeMessage(p);
+        s
+    }
+}
+
+pub fn value_to_string(v: Value) -> String {
+    unsafe {
+        let p = LLVMPrintValueToString(v);
+        let s = CStr::from_ptr(p).to_string_lossy().into_owned();
+        LLVMDisposeMessage(p);
+        s.trim().to_string()
+    }
+}
+
+pub fn name_of(v: Value) -> String {
+    unsafe {
+        let mut len = 0usize;
+        let p = LLVMGetValueName2(v, &mut len);
+        if p.is_null() {
+            return String::new();
+        }
+        String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned()
+    }
+}
+
+pub fn set_name(v: Value, name: &str) {
+    unsafe { LLVMSetValueName2(v, name.as_ptr() as *const _, name.len()) }
+}
+
+pub fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', "")).expect("no interior NUL after replace")
+}
+
+pub fn opcode(v: Value) -> Option<LLVMOpcode> {
+    unsafe {
+        if LLVMIsAInstruction(v).is_null() {
+            None
+        } else {
+            Some(LLVMGetInstructionOpcode(v))
+        }
+    }
+}
+
+pub fn is_instruction(v: Value) -> bool {
+    unsafe { !LLVMIsAInstruction(v).is_null() }
+}
+
+pub fn is_argument(v: Value) -> bool {
+    unsafe { !LLVMIsAArgument(v).is_null() }
+}
+
+pub fn is_constant(v: Value) -> bool {
+    unsafe { LLVMIsConstant(v) != 0 }
+}
+
+pub fn is_function(v: Value) -> bool {
+    unsafe { !LLVMIsAFunction(v).is_null() }
+}
+
+pub fn is_global_variable(v: Value) -> bool {
+    unsafe { !LLVMIsAGlobalVariable(v).is_null() }
+}
+
+pub fn is_declaration(f: Value) -> bool {
+    unsafe { LLVMIsDeclaration(f) != 0 }
+}
+
+pub fn num_operands(v: Value) -> u32 {
+    unsafe { LLVMGetNumOperands(v) as u32 }
+}
+
+pub fn operand(v: Value, i: u32) -> Value {
+    unsafe { LLVMGetOperand(v, i) }
+}
+
+pub fn operands(v: Value) -> Vec<Value> {
+    (0..num_operands(v)).map(|i| operand(v, i)).collect()
+}
+
+pub fn set_operand(v: Value, i: u32, new: Value) {
+    unsafe { LLVMSetOperand(v, i, new) }
+}
+
+pub fn params(f: Value) -> Vec<Value> {
+    unsafe {
+        let n = LLVMCountParams(f);
+        (0..n).map(|i| LLVMGetParam(f, i)).collect()
+    }
+}
+
+pub fn function_type(f: Value) -> Type {
+    unsafe { LLVMGlobalGetValueType(f) }
+}
+
+pub fn return_type(fn_ty: Type) -> Type {
+    unsafe { LLVMGetReturnType(fn_ty) }
+}
+
+pub fn param_types(fn_ty: Type) -> Vec<Type> {
+    unsafe {
+        let n = LLVMCountParamTypes(fn_ty) as usize;
+        let mut v = vec![std::ptr::null_mut(); n];
+        LLVMGetParamTypes(fn_ty, v.as_mut_ptr());
+        v
+    }
+}
+
+pub fn is_vararg(fn_ty: Type) -> bool {
+    unsafe { LLVMIsFunctionVarArg(fn_ty) != 0 }
+}
+
+pub fn blocks(f: Value) -> Vec<Block> {
+    let mut out = Vec::new();
+    unsafe {
+        let mut b = LLVMGetFirstBasicBlock(f);
+        while !b.is_null() {
+            out.push(b);
+            b = LLVMGetNextBasicBlock(b);
+        }
+    }
+    out
+}
+
+pub fn instructions(b: Block) -> Vec<Value> {
+    let mut out = Vec::new();
+    unsafe {
+        let mut i = LLVMGetFirstInstruction(b);
+        while !i.is_null() {
+            out.push(i);
+            i = LLVMGetNextInstruction(i);
+        }
+    }
+    out
+}
+
+pub fn all_instructions(f: Value) -> Vec<Value> {
+    blocks(f).into_iter().flat_map(instructions).collect()
+}
+
+pub fn parent_block(i: Value) -> Block {
+    unsafe { LLVMGetInstructionParent(i) }
+}
+
+pub fn parent_function(i: Value) -> Value {
+    unsafe { LLVMGetBasicBlockParent(LLVMGetInstructionParent(i)) }
+}
+
+pub fn block_as_value(b: Block) -> Value {
+    unsafe { LLVMBasicBlockAsValue(b) }
+}
+
+pub fn value_as_block(v: Value) -> Option<Block> {
+    unsafe {
+        if LLVMValueIsBasicBlock(v) != 0 {
+            Some(LLVMValueAsBasicBlock(v))
+        } else {
+            None
+        }
+    }
+}
+
+pub fn terminator(b: Block) -> Value {
+    unsafe { LLVMGetBasicBlockTerminator(b) }
+}
+
+pub fn successors(b: Block) -> Vec<Block> {
+    unsafe {
+        let t = LLVMGetBasicBlockTerminator(b);
+        if t.is_null() {
+            return vec![];
+        }
+        let n = LLVMGetNumSuccessors(t);
+        (0..n).map(|i| LLVMGetSuccessor(t, i)).collect()
+    }
+}
+
+pub fn entry_block(f: Value) -> Block {
+    unsafe { LLVMGetEntryBasicBlock(f) }
+}
+
+/// Blocks reachable from the entry, in reverse post-order: every block comes after its
+/// dominators, so operands are generated before their uses (phis excepted).
+pub fn reverse_post_order(f: Value) -> Vec<Block> {
+    let mut seen = std::collections::HashSet::new();
+    let mut post = Vec::new();
+    let entry = entry_block(f);
+    let mut stack: Vec<(Block, usize)> = vec![(entry, 0)];
+    seen.insert(entry);
+    while let Some((b, i)) = stack.pop() {
+        let succ = successors(b);
+        if i < succ.len() {
+            stack.push((b, i + 1));
+            let s = succ[i];
+            if seen.insert(s) {
+                stack.push((s, 0));
+            }
+        } else {
+            post.push(b);
+        }
+    }
+    post.reverse();
+    post
+}
+
+/// The function a call instruction calls directly, looking through pointer casts.
+pub fn called_function(call: Value) -> Option<Value> {
+    unsafe {
+        let callee = LLVMGetCalledValue(call);
+        let callee = strip_pointer_casts(callee);
+        if LLVMIsAFunction(callee).is_null() {
+            None
+        } else {
+            Some(callee)
+        }
+    }
+}
+
+pub fn strip_pointer_casts(mut v: Value) -> Value {
+    unsafe {
+        loop {
+            if !LLVMIsAConstantExpr(v).is_null() {
+                let op = LLVMGetConstOpcode(v);
+                if matches!(op, LLVMOpcode::LLVMBitCast | LLVMOpcode::LLVMAddrSpaceCast) {
+                    v = LLVMGetOperand(v, 0);
+                    continue;
+                }
+            }
+            return v;
+        }
+    }
+}
+
+/// Follows GEPs and casts to the object a pointer points into.
+pub fn underlying_object(mut v: Value) -> Value {
+    for _ in 0..64 {
+        let op = if is_instruction(v) {
+            opcode(v)
+        } else if unsafe { !LLVMIsAConstantExpr(v).is_null() } {
+            Some(unsafe { LLVMGetConstOpcode(v) })
+        } else {
+            None
+        };
+        match op {
+            Some(LLVMOpcode::LLVMGetElementPtr) | Some(LLVMOpcode::LLVMBitCast) | Some(LLVMOpcode::LLVMAddrSpaceCast) => {
+                v = operand(v, 0);
+            }
+            _ => return v,
+        }
+    }
+    v
+}
+
+pub fn call_arg_count(call: Value) -> u32 {
+    unsafe { LLVMGetNumArgOperands(call) }
+}
+
+pub fn call_args(call: Value) -> Vec<Value> {
+    (0..call_arg_count(call)).map(|i| operand(call, i)).collect()
+}
+
+pub fn intrinsic_id(f: Value) -> u32 {
+    unsafe { LLVMGetIntrinsicID(f) }
+}
+
+pub fn const_int_value(v: Value) -> Option<i64> {
+    unsafe {
+        if LLVMIsAConstantInt(v).is_null() {
+            None
+        } else {
+            Some(LLVMConstIntGetSExtValue(v))
+        }
+    }
+}
+
+pub fn is_null_or_undef(v: Value) -> bool {
+    unsafe { LLVMIsNull(v) != 0 || !LLVMIsAUndefValue(v).is_null() || !LLVMIsAPoisonValue(v).is_null() }
+}
+
+pub fn const_null(t: Type) -> Value {
+    unsafe { LLVMConstNull(t) }
+}
+
+/// Where an instruction came from, from its `!dbg` attachment.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SourceLoc {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl std::fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+pub fn source_loc(inst: Value) -> Option<SourceLoc> {
+    unsafe {
+        if !is_instruction(inst) {
+            return None;
+        }
+        let line = LLVMGetDebugLocLine(inst);
+        if line == 0 {
+            return None;
+        }
+        let mut len = 0u32;
+        let p = LLVMGetDebugLocFilename(inst, &mut len);
+        let file = if p.is_null() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len as usize)).into_owned()
+        };
+        Some(SourceLoc { file, line, column: LLVMGetDebugLocColumn(inst) })
+    }
+}
+
+pub fn clear_debug_loc(inst: Value) {
+    unsafe { LLVMInstructionSetDebugLoc(inst, std::ptr::null_mut()) }
+}
+
+pub fn md_kind(ctx: LLVMContextRef, name: &str) -> u32 {
+    unsafe { LLVMGetMDKindIDInContext(ctx, name.as_ptr() as *const _, name.len() as u32) }
+}
+
+pub fn enum_attr_kind(name: &str) -> u32 {
+    unsafe { LLVMGetEnumAttributeKindForName(name.as_ptr() as *const _, name.len()) }
+}
+
+/// The `sret` pointee type of call argument `idx`, from the call site or the callee.
+pub fn call_sret_type(call: Value, idx: u32) -> Option<Type> {
+    let kind = enum_attr_kind("sret");
+    unsafe {
+        let a = LLVMGetCallSiteEnumAttribute(call, idx + 1, kind);
+        if !a.is_null() {
+            return Some(LLVMGetTypeAttributeValue(a));
+        }
+        if let Some(f) = called_function(call) {
+            let a = LLVMGetEnumAttributeAtIndex(f, idx + 1, kind);
+            if !a.is_null() {
+                return Some(LLVMGetTypeAttributeValue(a));
+            }
+        }
+    }
+    None
+}
+
+pub fn delete_instruction(i: Value) {
+    unsafe { LLVMInstructionEraseFromParent(i) }
+}
+
+pub fn replace_all_uses(old: Value, new: Value) {
+    unsafe { LLVMReplaceAllUsesWith(old, new) }
+}
+
+pub fn users(v: Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    unsafe {
+        let mut u = LLVMGetFirstUse(v);
+        while !u.is_null() {
+            out.push(LLVMGetUser(u));
+            u = LLVMGetNextUse(u);
+        }
+    }
+    out
+}
+
+pub fn has_uses(v: Value) -> bool {
+    unsafe { !LLVMGetFirstUse(v).is_null() }
+}
+
+pub fn functions(m: LLVMModuleRef) -> Vec<Value> {
+    let mut out = Vec::new();
+    unsafe {
+        let mut f = LLVMGetFirstFunction(m);
+        while !f.is_null() {
+            out.push(f);
+            f = LLVMGetNextFunction(f);
+        }
+    }
+    out
+}
+
+pub fn globals(m: LLVMModuleRef) -> Vec<Value> {
+    let mut out = Vec::new();
+    unsafe {
+        let mut g = LLVMGetFirstGlobal(m);
+        while !g.is_null() {
+            out.push(g);
+            g = LLVMGetNextGlobal(g);
+        }
+    }
+    out
+}
+
+pub fn module_of_function(f: Value) -> LLVMModuleRef {
+    unsafe { LLVMGetGlobalParent(f) }
+}
+
+pub fn data_layout_type_size(m: LLVMModuleRef, t: Type) -> u64 {
+    unsafe {
+        let dl = llvm_sys::target::LLVMGetModuleDataLayout(m);
+        llvm_sys::target::LLVMABISizeOfType(dl, t)
+    }
+}
+
+/// Function attribute check by name (enum attributes only).
+pub fn has_fn_attr(f: Value, name: &str) -> bool {
+    unsafe { !LLVMGetEnumAttributeAtIndex(f, llvm_sys::LLVMAttributeFunctionIndex, enum_attr_kind(name)).is_null() }
+}
+
+pub fn add_fn_attr(f: Value, name: &str) {
+    unsafe {
+        let ctx = LLVMGetModuleContext(module_of_function(f));
+        let a = LLVMCreateEnumAttribute(ctx, enum_attr_kind(name), 0);
+        LLVMAddAttributeAtIndex(f, llvm_sys::LLVMAttributeFunctionIndex, a);
+    }
+}
+
+pub fn remove_fn_attr(f: Value, name: &str) {
+    unsafe { LLVMRemoveEnumAttributeAtIndex(f, llvm_sys::LLVMAttributeFunctionIndex, enum_attr_kind(name)) }
+}

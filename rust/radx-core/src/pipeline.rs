@@ -1,0 +1,149 @@
+//! pre-optimize -> analyze -> generate -> post-optimize, over a whole module.
+
+use crate::abi::lower;
+use crate::diag::{Code, Diagnostic, Result};
+use crate::engine::{Engine, GeneratedFunction};
+use crate::ir::{self, Value};
+use crate::Options;
+use llvm_sys::core::*;
+use llvm_sys::prelude::LLVMModuleRef;
+use std::ffi::CStr;
+
+/// Canonicalisation of the copies derivatives are generated from: promote memory to
+/// registers, fold, and simplify control flow. Runs even on -O0 code (whose originals
+/// stay untouched), so derivatives never shadow a local variable's stack slot.
+pub const PREPARE_PIPELINE: &str = "function(sroa,mem2reg,early-cse,instcombine,simplifycfg)";
+
+/// Cleanup of generated functions when the caller will not optimize them itself.
+pub const CLEANUP_PIPELINE: &str = "function(instcombine,early-cse,simplifycfg,dse,adce)";
+
+/// Runs a function pipeline on `funcs` only: every other defined function is marked
+/// `optnone` for the duration, which the pass manager honours.
+pub fn run_function_passes(module: LLVMModuleRef, funcs: &[Value], pipeline: &str) -> Result<()> {
+    let mut marked = Vec::new();
+    for f in ir::functions(module) {
+        if ir::is_declaration(f) || funcs.contains(&f) || ir::has_fn_attr(f, "optnone") {
+            continue;
+        }
+        let had_noinline = ir::has_fn_attr(f, "noinline");
+        ir::add_fn_attr(f, "optnone");
+        if !had_noinline {
+            ir::add_fn_attr(f, "noinline");
+        }
+        marked.push((f, had_noinline));
+    }
+    let had_optnone: Vec<(Value, bool)> = funcs.iter().map(|&f| (f, ir::has_fn_attr(f, "optnone"))).collect();
+    for &(f, h) in &had_optnone {
+        if h {
+            ir::remove_fn_attr(f, "optnone");
+            ir::remove_fn_attr(f, "noinline");
+        }
+    }
+    let result = unsafe {
+        let opts = llvm_sys::transforms::pass_builder::LLVMCreatePassBuilderOptions();
+        let p = ir::cstring(pipeline);
+        let err = llvm_sys::transforms::pass_builder::LLVMRunPasses(module, p.as_ptr(), std::ptr::null_mut(), opts);
+        llvm_sys::transforms::pass_builder::LLVMDisposePassBuilderOptions(opts);
+        if err.is_null() {
+            Ok(())
+        } else {
+            let m = llvm_sys::error::LLVMGetErrorMessage(err);
+            let s = CStr::from_ptr(m).to_string_lossy().into_owned();
+            llvm_sys::error::LLVMDisposeErrorMessage(m);
+            Err(Diagnostic::new(Code::Internal, format!("pass pipeline `{pipeline}` failed: {s}")))
+        }
+    };
+    for (f, had_noinline) in marked {
+        ir::remove_fn_attr(f, "optnone");
+        if !had_noinline {
+            ir::remove_fn_attr(f, "noinline");
+        }
+    }
+    result
+}
+
+pub fn verify_module(module: LLVMModuleRef) -> Result<()> {
+    unsafe {
+        let mut msg = std::ptr::null_mut();
+        let broken = llvm_sys::analysis::LLVMVerifyModule(module, llvm_sys::analysis::LLVMVerifierFailureAction::LLVMReturnStatusAction, &mut msg);
+        let text = if msg.is_null() { String::new() } else { CStr::from_ptr(msg).to_string_lossy().into_owned() };
+        if !msg.is_null() {
+            LLVMDisposeMessage(msg);
+        }
+        if broken != 0 {
+            return Err(Diagnostic::new(Code::Internal, format!("the module fails verification after differentiation: {}", text.trim()))
+                .hint("this is a bug in RadX; please report it with the input module"));
+        }
+    }
+    Ok(())
+}
+
+/// What a run did, for `--stats` and the C API.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub calls_lowered: usize,
+    pub generated: Vec<GeneratedFunction>,
+}
+
+/// Rewrites every magic call of the module. On failure every diagnostic found is
+/// returned (not only the first) and the module must be discarded.
+pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Result<Report, Vec<Diagnostic>> {
+    let mut engine = Engine::new(module, options.clone());
+    let mut diags = Vec::new();
+    let calls = lower::magic_calls(module);
+    let mut report = Report::default();
+    let mut marker_loads = Vec::new();
+    for (call, kind) in calls {
+        for a in ir::call_args(call) {
+            if crate::abi::marker_global(a).is_some() && ir::is_instruction(a) {
+                marker_loads.push(a);
+            }
+        }
+        match lower::lower_call(&mut engine, call, kind) {
+            Ok(()) => report.calls_lowered += 1,
+            Err(d) => diags.push(d),
+        }
+    }
+    engine.finish();
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    remove_dead_markers(module, marker_loads);
+    let generated: Vec<Value> = engine.generated.iter().filter_map(|g| function_named(module, &g.name)).collect();
+    if options.postopt && !generated.is_empty() {
+        run_function_passes(module, &generated, CLEANUP_PIPELINE).map_err(|d| vec![d])?;
+    }
+    verify_module(module).map_err(|d| vec![d])?;
+    report.generated = std::mem::take(&mut engine.generated);
+    for g in &mut report.generated {
+        if let Some(f) = function_named(module, &g.name) {
+            g.instructions = ir::all_instructions(f).len();
+        }
+    }
+    Ok(report)
+}
+
+fn function_named(module: LLVMModuleRef, name: &str) -> Option<Value> {
+    let f = unsafe { LLVMGetNamedFunction(module, ir::cstring(name).as_ptr()) };
+    (!f.is_null()).then_some(f)
+}
+
+/// Marker globals are declared but never defined: every use must go or the link fails.
+fn remove_dead_markers(module: LLVMModuleRef, loads: Vec<Value>) {
+    let mut seen = std::collections::HashSet::new();
+    for l in loads {
+        if seen.insert(l) && !ir::has_uses(l) {
+            ir::delete_instruction(l);
+        }
+    }
+    for g in ir::globals(module) {
+        if ir::name_of(g).starts_with("enzyme_") && ir::is_declaration(g) && !ir::has_uses(g) {
+            unsafe { LLVMDeleteGlobal(g) };
+        }
+    }
+    for f in ir::functions(module) {
+        if crate::abi::magic_kind(&ir::name_of(f)).is_some() && ir::is_declaration(f) && !ir::has_uses(f) {
+            unsafe { LLVMDeleteFunction(f) };
+        }
+    }
+}
