@@ -329,7 +329,7 @@ impl Expr {
             Expr::Call(f, args) => {
                 if f == "float" {
                     let v = args[0].emit(b, ty, var);
-                    return if ir::is_integer(ir::type_of(v)) { b.sitofp(v, ty) } else { v };
+                    return if ir::is_integer(ir::type_of(v)) { int_to_float(b, v, ty) } else { v };
                 }
                 let a: Vec<Value> = args.iter().map(|x| x.emit(b, ty, var)).collect();
                 match f.as_str() {
@@ -338,6 +338,23 @@ impl Expr {
                 }
             }
         }
+    }
+}
+
+/// Converts an integer to `ty`; a scalar integer (`llvm.powi`'s exponent) is splat when
+/// `ty` is a vector.
+fn int_to_float(b: &Builder, v: Value, ty: Type) -> Value {
+    use llvm_sys::core::*;
+    let vector = |t: Type| ir::type_kind(t) == llvm_sys::LLVMTypeKind::LLVMVectorTypeKind;
+    if !vector(ty) || vector(ir::type_of(v)) {
+        return b.sitofp(v, ty);
+    }
+    let s = b.sitofp(v, ir::element_type(ty));
+    unsafe {
+        let n = LLVMGetVectorSize(ty);
+        let one = LLVMBuildInsertElement(b.raw(), b.undef(ty), s, b.const_int(b.i32_type(), 0), b"\0".as_ptr() as *const _);
+        let mask = LLVMConstNull(LLVMVectorType(b.i32_type(), n));
+        LLVMBuildShuffleVector(b.raw(), one, b.undef(ty), mask, b"\0".as_ptr() as *const _)
     }
 }
 

@@ -4,7 +4,9 @@
 //! Where a partial is infinite or undefined at a point that programs commonly reach
 //! (sqrt, cbrt and hypot at 0, pow's exponent partial at base 0), the rule returns 0 there,
 //! as Enzyme does, so that an inactive path through such a point does not turn a whole
-//! gradient into NaN.
+//! gradient into NaN. pow's exponent partial is also 0 at a negative base (where `pow` is
+//! real only at integer exponents): an exponent passed with a zero tangent, as C's default
+//! activity does for a constant `double` exponent, must not make the base's tangent NaN.
 
 use super::RuleSpec;
 
@@ -37,7 +39,7 @@ pub const RULES: &[RuleSpec] = &[
     RuleSpec { name: "log2", params: &["x"], partials: &["1 / (x * ln2)"] },
     RuleSpec { name: "log10", params: &["x"], partials: &["1 / (x * ln10)"] },
     RuleSpec { name: "log1p", params: &["x"], partials: &["1 / (1 + x)"] },
-    RuleSpec { name: "pow", params: &["x", "y"], partials: &["y == 0 ? 0 : y * pow(x, y - 1)", "x == 0 ? 0 : r * log(x)"] },
+    RuleSpec { name: "pow", params: &["x", "y"], partials: &["y == 0 ? 0 : y * pow(x, y - 1)", "x <= 0 ? 0 : r * log(x)"] },
     RuleSpec { name: "powi", params: &["x", "#n"], partials: &["float(n) == 0 ? 0 : float(n) * pow(x, float(n) - 1)"] },
     RuleSpec { name: "ldexp", params: &["x", "#n"], partials: &["pow(2, float(n))"] },
     RuleSpec { name: "sqrt", params: &["x"], partials: &["x == 0 ? 0 : 0.5 / r"] },
