@@ -38,6 +38,8 @@ pub struct GeneratedFunction {
     pub mode: &'static str,
     pub width: u32,
     pub instructions: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tape: Option<crate::reverse::TapeStats>,
 }
 
 pub const PREPARED_PREFIX: &str = "radx.prep.";
@@ -47,6 +49,7 @@ pub struct Engine {
     pub options: Options,
     prepared: HashMap<Value, Value>,
     pub(crate) forward_cache: HashMap<ForwardRequest, Value>,
+    pub(crate) reverse_cache: HashMap<crate::reverse::ReverseRequest, crate::reverse::ReverseFunctions>,
     result_active_memo: HashMap<(Value, Vec<bool>), bool>,
     result_active_in_progress: HashSet<(Value, Vec<bool>)>,
     pub generated: Vec<GeneratedFunction>,
@@ -59,6 +62,7 @@ impl Engine {
             options,
             prepared: HashMap::new(),
             forward_cache: HashMap::new(),
+            reverse_cache: HashMap::new(),
             result_active_memo: HashMap::new(),
             result_active_in_progress: HashSet::new(),
             generated: Vec::new(),

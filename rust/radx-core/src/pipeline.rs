@@ -90,7 +90,7 @@ pub struct Report {
 pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Result<Report, Vec<Diagnostic>> {
     let mut engine = Engine::new(module, options.clone());
     let mut diags = Vec::new();
-    let calls = lower::magic_calls(module);
+    let calls = order_inner_first(lower::magic_calls(module));
     let mut report = Report::default();
     let mut marker_loads = Vec::new();
     for (call, kind) in calls {
@@ -121,6 +121,43 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
         }
     }
     Ok(report)
+}
+
+/// Higher-order requests (`__enzyme_fwddiff` of a function that calls `__enzyme_autodiff`)
+/// need the inner call lowered first, so the outer derivative differentiates real code.
+fn order_inner_first(calls: Vec<(Value, crate::abi::MagicKind)>) -> Vec<(Value, crate::abi::MagicKind)> {
+    use std::collections::{HashMap, HashSet};
+    let callers: HashSet<Value> = calls.iter().map(|(c, _)| ir::parent_function(*c)).collect();
+    let mut reach_memo: HashMap<Value, bool> = HashMap::new();
+    // Does the target's call graph contain a function that makes magic calls?
+    fn reaches(f: Value, callers: &HashSet<Value>, seen: &mut HashSet<Value>) -> bool {
+        if callers.contains(&f) {
+            return true;
+        }
+        if !seen.insert(f) || ir::is_declaration(f) {
+            return false;
+        }
+        ir::all_instructions(f).into_iter().any(|i| {
+            ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMCall) && ir::called_function(i).map(|c| reaches(c, callers, seen)).unwrap_or(false)
+        })
+    }
+    let target = |c: Value| {
+        let args = ir::call_args(c);
+        let first = if ir::call_sret_type(c, 0).is_some() { 1 } else { 0 };
+        args.get(first).map(|a| ir::strip_pointer_casts(*a)).filter(|f| ir::is_function(*f))
+    };
+    let mut outer = Vec::new();
+    let mut inner = Vec::new();
+    for (c, k) in calls {
+        let is_outer = target(c).map(|f| *reach_memo.entry(f).or_insert_with(|| reaches(f, &callers, &mut HashSet::new()))).unwrap_or(false);
+        if is_outer {
+            outer.push((c, k));
+        } else {
+            inner.push((c, k));
+        }
+    }
+    inner.extend(outer);
+    inner
 }
 
 fn function_named(module: LLVMModuleRef, name: &str) -> Option<Value> {

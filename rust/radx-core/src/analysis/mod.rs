@@ -1,3 +1,5 @@
 //! Facts about a function computed once, before generation, into plain maps.
 
 pub mod activity;
+pub mod cfg;
+pub mod memory;

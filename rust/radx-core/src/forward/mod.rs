@@ -10,6 +10,8 @@
 mod calls;
 mod memory;
 
+pub use memory::strip_value_metadata;
+
 use crate::analysis::activity::Activity;
 use crate::diag::{Code, Diagnostic, Result};
 use crate::engine::{ArgActivity, Engine, ForwardRequest, GeneratedFunction};
@@ -92,6 +94,7 @@ impl Engine {
             mode: "forward",
             width: req.width,
             instructions: ir::all_instructions(func).len(),
+            tape: None,
         });
         Ok(func)
     }

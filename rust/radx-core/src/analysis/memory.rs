@@ -1,0 +1,150 @@
+//! Memory facts for reverse mode: which objects a function may write (decides whether a
+//! load can be repeated in the reverse sweep or its value must be cached), and what type of
+//! data a block of memory holds (decides how `memcpy` accumulates adjoints).
+
+use crate::ir::{self, Type, Value};
+use crate::rules::{self, memory};
+use llvm_sys::LLVMOpcode::*;
+
+/// What a pointer points into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Object {
+    /// An argument (`noalias` when the C code said `restrict`).
+    Arg(Value, bool),
+    /// Memory this function allocated (stack or heap): nothing else can name it.
+    Local(Value),
+    Global(Value),
+    Unknown,
+}
+
+pub fn object_of(ptr: Value) -> Object {
+    let base = ir::underlying_object(ptr);
+    if ir::is_argument(base) {
+        let f = unsafe { llvm_sys::core::LLVMGetParamParent(base) };
+        let idx = ir::params(f).iter().position(|p| *p == base).unwrap_or(0) as u32;
+        let noalias = unsafe { !llvm_sys::core::LLVMGetEnumAttributeAtIndex(f, idx + 1, ir::enum_attr_kind("noalias")).is_null() };
+        return Object::Arg(base, noalias);
+    }
+    if ir::is_global_variable(base) {
+        return Object::Global(base);
+    }
+    match ir::opcode(base) {
+        Some(LLVMAlloca) => Object::Local(base),
+        Some(LLVMCall) if ir::called_function(base).map(|c| matches!(memory::allocator(&ir::name_of(c)), Some(memory::Alloc::Allocate { .. }))).unwrap_or(false) => {
+            Object::Local(base)
+        }
+        _ => Object::Unknown,
+    }
+}
+
+fn may_alias(a: Object, b: Object) -> bool {
+    use Object::*;
+    match (a, b) {
+        (Unknown, _) | (_, Unknown) => true,
+        (Local(x), Local(y)) => x == y,
+        (Local(_), _) | (_, Local(_)) => false,
+        (Global(x), Global(y)) => x == y,
+        (Arg(x, _), Arg(y, _)) if x == y => true,
+        (Arg(_, na), Arg(_, nb)) => !(na || nb),
+        (Arg(_, n), Global(_)) | (Global(_), Arg(_, n)) => !n,
+    }
+}
+
+pub struct MemoryFacts {
+    written: Vec<Object>,
+    /// A call that may write anything.
+    writes_anything: bool,
+}
+
+impl MemoryFacts {
+    pub fn new(f: Value) -> MemoryFacts {
+        let mut written = Vec::new();
+        let mut writes_anything = false;
+        for i in ir::all_instructions(f) {
+            match ir::opcode(i) {
+                Some(LLVMStore) => written.push(object_of(ir::operand(i, 1))),
+                Some(LLVMAtomicRMW) | Some(LLVMAtomicCmpXchg) => written.push(object_of(ir::operand(i, 0))),
+                Some(LLVMCall) => {
+                    let Some(callee) = ir::called_function(i) else {
+                        writes_anything = true;
+                        continue;
+                    };
+                    let name = ir::name_of(callee);
+                    if memory::memory_transfer(&name).is_some() {
+                        written.push(object_of(ir::operand(i, 0)));
+                    } else if rules::rule_for_callee(&name).is_some() || memory::allocator(&name).is_some() || memory::is_inactive_function(&name) && !name.contains("printf") && !name.starts_with("fread") {
+                    } else if ir::has_fn_attr(callee, "readnone") || ir::has_fn_attr(callee, "readonly") || reads_only(callee) {
+                    } else {
+                        writes_anything = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        MemoryFacts { written, writes_anything }
+    }
+
+    /// May the memory `ptr` points to change after it is read, within the function?
+    pub fn may_be_overwritten(&self, ptr: Value) -> bool {
+        if self.writes_anything {
+            return true;
+        }
+        let o = object_of(ptr);
+        self.written.iter().any(|w| may_alias(*w, o))
+    }
+}
+
+/// LLVM 16 spells read-only as `memory(read)` etc.; the C API sees it as the `memory`
+/// attribute whose value has no write bits.
+fn reads_only(f: Value) -> bool {
+    unsafe {
+        let a = llvm_sys::core::LLVMGetEnumAttributeAtIndex(f, llvm_sys::LLVMAttributeFunctionIndex, ir::enum_attr_kind("memory"));
+        if a.is_null() {
+            return false;
+        }
+        // MemoryEffects packs 2 bits (read=1, write=2) per location kind.
+        let v = llvm_sys::core::LLVMGetEnumAttributeValue(a);
+        (0..3).all(|k| (v >> (2 * k)) & 2 == 0)
+    }
+}
+
+/// What the memory behind `ptrs` holds, judged from every load and store of `f` that
+/// touches the same objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryTypes {
+    pub float: Option<Type>,
+    pub conflicting_floats: bool,
+    pub pointers: bool,
+}
+
+pub fn memory_types(f: Value, ptrs: &[Value]) -> MemoryTypes {
+    let objs: Vec<Value> = ptrs.iter().map(|p| ir::underlying_object(*p)).collect();
+    let mut out = MemoryTypes { float: None, conflicting_floats: false, pointers: false };
+    for i in ir::all_instructions(f) {
+        let (ptr, ty) = match ir::opcode(i) {
+            Some(LLVMLoad) => (ir::operand(i, 0), ir::type_of(i)),
+            Some(LLVMStore) => (ir::operand(i, 1), ir::type_of(ir::operand(i, 0))),
+            _ => continue,
+        };
+        if !objs.contains(&ir::underlying_object(ptr)) {
+            continue;
+        }
+        note_type(&mut out, ty);
+    }
+    out
+}
+
+fn note_type(out: &mut MemoryTypes, ty: Type) {
+    use llvm_sys::LLVMTypeKind::*;
+    match ir::type_kind(ty) {
+        LLVMStructTypeKind => ir::struct_fields(ty).into_iter().for_each(|t| note_type(out, t)),
+        LLVMArrayTypeKind | LLVMVectorTypeKind => note_type(out, ir::element_type(ty)),
+        LLVMPointerTypeKind => out.pointers = true,
+        _ if ir::is_float_scalar(ty) => match out.float {
+            None => out.float = Some(ty),
+            Some(t) if t != ty => out.conflicting_floats = true,
+            _ => {}
+        },
+        _ => {}
+    }
+}

@@ -1,0 +1,693 @@
+//! The reverse sweep: adjoint slots, the per-instruction adjoints, control flow.
+
+use super::gen::RevGen;
+use super::plan::{Need, Strategy};
+use super::{signatures, tape, unpack, RevArg};
+use crate::analysis::memory::memory_types;
+use crate::diag::{Code, Diagnostic, Result};
+use crate::ir::{self, Type, Value};
+use crate::rules::{self, memory, Rule};
+use llvm_sys::core::*;
+use llvm_sys::LLVMOpcode::*;
+use std::collections::HashMap;
+
+const NO_NAME: *const std::os::raw::c_char = b"\0".as_ptr() as *const _;
+
+impl<'e> RevGen<'e> {
+    pub(super) fn reverse_sweep(&mut self) -> Result<()> {
+        let ctx = self.rb.ctx;
+        let start = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, b"rev.start\0".as_ptr() as *const _) };
+        let exit = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, b"rev.exit\0".as_ptr() as *const _) };
+        if self.req.combined {
+            for &br in &self.exit_branches {
+                unsafe { LLVMSetSuccessor(br, 0, start) };
+            }
+        } else {
+            self.rb.position_at_end(self.rentry);
+            self.rb.br(start);
+        }
+        self.rb.position_at_end(start);
+        let primal_result = if self.req.combined && self.req.return_primal && !self.exit_values.is_empty() {
+            let p = self.rb.phi(ir::type_of(self.exit_values[0].1));
+            for &(bb, v) in &self.exit_values {
+                let (mut vv, mut bl) = ([v], [bb]);
+                unsafe { LLVMAddIncoming(p, vv.as_mut_ptr(), bl.as_mut_ptr(), 1) };
+            }
+            Some(p)
+        } else {
+            None
+        };
+        let exits = self.cfg.exits.clone();
+        self.rinit = match exits.len() {
+            0 => unsafe { LLVMBuildUnreachable(self.rb.raw()) },
+            1 => self.rb.br(self.rblocks[exits[0]]),
+            n => {
+                let id = tape::pop_group(&self.rb, self.rstate, &[self.rb.i32_type()])[0];
+                let sw = unsafe { LLVMBuildSwitch(self.rb.raw(), id, self.rblocks[exits[0]], n as u32 - 1) };
+                for (k, &e) in exits.iter().enumerate().skip(1) {
+                    unsafe { LLVMAddCase(sw, self.rb.const_int(self.rb.i32_type(), k as u64), self.rblocks[e]) };
+                }
+                sw
+            }
+        };
+        if exits.len() > 1 {
+            // the pop above must come before the switch, which is rinit; fine: slots are
+            // initialised just before the terminator.
+        }
+        for b in 0..self.cfg.blocks.len() {
+            self.reverse_block(b, exit)?;
+        }
+        self.rb.position_at_end(exit);
+        let base = self.rb.load(self.rb.ptr_type(), self.rstate);
+        let free_ty = free_type(&self.rb);
+        self.rb.call_named("free", free_ty, &[base]);
+        if !self.req.combined {
+            let header = *ir::params(self.rev).last().unwrap();
+            self.rb.call_named("free", free_ty, &[header]);
+        }
+        let mut results = Vec::new();
+        if let Some(p) = primal_result {
+            results.push(p);
+        }
+        for (p, a) in ir::params(self.primal).into_iter().zip(self.req.args.clone()) {
+            if a == RevArg::Active {
+                let v = self.take_value(p);
+                results.push(v);
+            }
+        }
+        let packed = self.rb.pack(&results);
+        self.rb.ret(packed);
+        Ok(())
+    }
+
+    fn reverse_block(&mut self, b: usize, exit: ir::Block) -> Result<()> {
+        self.rb.position_at_end(self.rblocks[b]);
+        self.memo.clear();
+        let needs = self.caches[b].clone();
+        let mut types: Vec<Type> = needs
+            .iter()
+            .map(|n| match n {
+                Need::Primal(v) | Need::Shadow(v) => ir::type_of(*v),
+                Need::CallTape(_) => self.rb.ptr_type(),
+            })
+            .collect();
+        let multi = self.cfg.preds[b].len() > 1;
+        if multi {
+            types.push(self.rb.i32_type());
+        }
+        let vals = tape::pop_group(&self.rb, self.rstate, &types);
+        for (n, v) in needs.iter().zip(&vals) {
+            self.memo.insert(*n, *v);
+        }
+        let pred_id = if multi { vals.last().copied() } else { None };
+        let bb = self.cfg.blocks[b];
+        let insts = ir::instructions(bb);
+        let term = *insts.last().unwrap();
+        if ir::opcode(term) == Some(LLVMRet) && ir::num_operands(term) == 1 && self.req.return_active {
+            let seed = self.seed.unwrap();
+            self.add_adjoint(ir::operand(term, 0), seed);
+        }
+        let mut phis = Vec::new();
+        for &i in insts.iter().rev().skip(1) {
+            match ir::opcode(i) {
+                Some(LLVMPHI) => phis.push(i),
+                _ if crate::ir::clone::is_debug_intrinsic(i) => {}
+                _ => self.adjoint(i)?,
+            }
+        }
+        let active_phis: Vec<Value> = phis.into_iter().filter(|p| self.activity.is_active(*p) && ir::contains_float(ir::type_of(*p))).collect();
+        let phi_adjoints: Vec<(Value, Value)> = active_phis.into_iter().map(|p| (p, self.take_value(p))).collect();
+        let preds = self.cfg.preds[b].clone();
+        if preds.is_empty() {
+            self.rb.br(exit);
+            return Ok(());
+        }
+        if preds.len() == 1 {
+            self.phi_edge(bb, preds[0], &phi_adjoints);
+            self.rb.br(self.rblocks[preds[0]]);
+            return Ok(());
+        }
+        let ctx = self.rb.ctx;
+        let mut edges = Vec::new();
+        for &p in &preds {
+            let e = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, ir::cstring(&format!("rev.edge.{b}.{p}")).as_ptr()) };
+            edges.push(e);
+        }
+        let sw = unsafe { LLVMBuildSwitch(self.rb.raw(), pred_id.unwrap(), edges[0], preds.len() as u32 - 1) };
+        for k in 1..preds.len() {
+            unsafe { LLVMAddCase(sw, self.rb.const_int(self.rb.i32_type(), k as u64), edges[k]) };
+        }
+        for (k, &p) in preds.iter().enumerate() {
+            self.rb.position_at_end(edges[k]);
+            self.phi_edge(bb, p, &phi_adjoints);
+            self.rb.br(self.rblocks[p]);
+        }
+        Ok(())
+    }
+
+    /// Hands each phi's adjoint to the value it took on the edge from `pred`.
+    fn phi_edge(&mut self, _bb: ir::Block, pred: usize, phi_adjoints: &[(Value, Value)]) {
+        let pred_block = self.cfg.blocks[pred];
+        for &(phi, adj) in phi_adjoints {
+            let n = unsafe { LLVMCountIncoming(phi) };
+            for k in 0..n {
+                if unsafe { LLVMGetIncomingBlock(phi, k) } == pred_block {
+                    let v = unsafe { LLVMGetIncomingValue(phi, k) };
+                    self.add_adjoint(v, adj);
+                    break;
+                }
+            }
+        }
+    }
+
+    // ---- adjoint storage -------------------------------------------------------------
+
+    fn slot(&mut self, v: Value) -> Value {
+        if let Some(&s) = self.slots.get(&v) {
+            return s;
+        }
+        let t = ir::type_of(v);
+        let s = self.rb.entry_alloca(self.rev, t);
+        let init = crate::ir::builder::Builder::new(self.rb.module);
+        init.position_before(self.rinit);
+        init.store(ir::const_null(t), s);
+        self.slots.insert(v, s);
+        s
+    }
+
+    pub fn add_adjoint(&mut self, v: Value, delta: Value) {
+        if !self.activity.is_active(v) || !ir::contains_float(ir::type_of(v)) {
+            return;
+        }
+        let s = self.slot(v);
+        let t = ir::type_of(v);
+        let old = self.rb.load(t, s);
+        let new = self.add_values(old, delta);
+        self.rb.store(new, s);
+    }
+
+    /// Reads an adjoint and clears it for the next (earlier) execution of its definition.
+    pub fn take_value(&mut self, v: Value) -> Value {
+        let t = ir::type_of(v);
+        if !self.activity.is_active(v) {
+            return ir::const_null(t);
+        }
+        let s = self.slot(v);
+        let val = self.rb.load(t, s);
+        self.rb.store(ir::const_null(t), s);
+        val
+    }
+
+    /// a + b on the floating-point leaves of a value; other leaves keep a's.
+    fn add_values(&self, a: Value, b: Value) -> Value {
+        let t = ir::type_of(a);
+        if ir::is_float(t) {
+            return self.rb.fadd(a, b);
+        }
+        if ir::is_aggregate(t) && ir::contains_float(t) {
+            let n = aggregate_len(t);
+            let mut out = a;
+            for k in 0..n {
+                let ea = self.rb.extract_value(a, k);
+                if !ir::contains_float(ir::type_of(ea)) {
+                    continue;
+                }
+                let eb = self.rb.extract_value(b, k);
+                let s = self.add_values(ea, eb);
+                out = self.rb.insert_value(out, s, k);
+            }
+            return out;
+        }
+        a
+    }
+
+    fn zero_float_leaves(&self, a: Value) -> Value {
+        let t = ir::type_of(a);
+        if ir::is_float(t) || !ir::contains_pointer(t) {
+            return ir::const_null(t);
+        }
+        let mut out = a;
+        for k in 0..aggregate_len(t) {
+            let e = self.rb.extract_value(a, k);
+            if ir::contains_float(ir::type_of(e)) {
+                let z = self.zero_float_leaves(e);
+                out = self.rb.insert_value(out, z, k);
+            }
+        }
+        out
+    }
+
+    // ---- values in the reverse sweep -------------------------------------------------
+
+    pub fn materialize(&mut self, n: Need, at: Value) -> Result<Value> {
+        if let Some(&v) = self.memo.get(&n) {
+            return Ok(v);
+        }
+        let v = match (self.strategy(n), n) {
+            (Strategy::Direct, Need::Primal(v)) => {
+                if ir::is_argument(v) {
+                    self.rev_params[&v]
+                } else if ir::is_instruction(v) {
+                    self.fmap[&v]
+                } else {
+                    v
+                }
+            }
+            (Strategy::Direct, Need::Shadow(v)) => {
+                if ir::is_argument(v) {
+                    match self.rev_param_shadows.get(&v) {
+                        Some(s) => *s,
+                        None => return Err(self.no_shadow(v, at)),
+                    }
+                } else if ir::is_constant(v) {
+                    if ir::is_null_or_undef(v) {
+                        v
+                    } else {
+                        return Err(self.no_shadow(v, at));
+                    }
+                } else {
+                    match self.fshadow.get(&v) {
+                        Some(s) => *s,
+                        None => return Err(self.no_shadow(v, at)),
+                    }
+                }
+            }
+            (Strategy::Direct, Need::CallTape(i)) => self.ftape[&i],
+            (Strategy::ReverseAlloca, Need::Shadow(v)) => self.reverse_alloca(v, at)?,
+            (Strategy::Recompute, _) => self.recompute(n, at)?,
+            _ => {
+                return Err(Diagnostic::new(Code::Internal, format!("value `{}` is needed by the reverse sweep but was not cached", crate::forward::short(need_value(n))))
+                    .at(at)
+                    .hint("this is a bug in RadX; please report it with the input module"))
+            }
+        };
+        self.memo.insert(n, v);
+        Ok(v)
+    }
+
+    fn no_shadow(&self, v: Value, at: Value) -> Diagnostic {
+        Diagnostic::new(Code::Activity, format!("a pointer without a shadow (`{}`) is used where derivatives must be stored", crate::forward::short(v)))
+            .at(at)
+            .hint("pass the memory with enzyme_dup (pointer and shadow) instead of enzyme_const, or keep active data out of it")
+    }
+
+    fn recompute(&mut self, n: Need, at: Value) -> Result<Value> {
+        let v = need_value(n);
+        let ops: Vec<Need> = self.recompute_operands(n);
+        let mut vals = Vec::new();
+        for o in &ops {
+            vals.push(self.materialize(*o, at)?);
+        }
+        let c = unsafe { LLVMInstructionClone(v) };
+        let mut k = 0;
+        for idx in 0..ir::num_operands(v) {
+            let o = ir::operand(v, idx);
+            if ir::value_as_block(o).is_some() {
+                continue;
+            }
+            ir::set_operand(c, idx, vals[k]);
+            k += 1;
+        }
+        self.rb.insert(c);
+        ir::clear_debug_loc(c);
+        if matches!(n, Need::Shadow(_)) || ir::opcode(v) == Some(LLVMLoad) {
+            crate::forward::strip_value_metadata(c);
+        }
+        Ok(c)
+    }
+
+    fn reverse_alloca(&mut self, v: Value, at: Value) -> Result<Value> {
+        if let Some(&a) = self.rev_allocas.get(&v) {
+            return Ok(a);
+        }
+        let count = ir::operand(v, 0);
+        if ir::const_int_value(count).is_none() {
+            return Err(Diagnostic::new(Code::Unsupported, "a variable-length stack array needs a shadow in split reverse mode")
+                .at(at)
+                .hint("allocate it with malloc, or use __enzyme_autodiff"));
+        }
+        let ty = unsafe { LLVMGetAllocatedType(v) };
+        let b = crate::ir::builder::Builder::new(self.rb.module);
+        let entry = unsafe { LLVMGetEntryBasicBlock(self.rev) };
+        b.position_before(unsafe { LLVMGetFirstInstruction(entry) });
+        let a = unsafe { LLVMBuildArrayAlloca(b.raw(), ty, count, NO_NAME) };
+        let init = crate::ir::builder::Builder::new(self.rb.module);
+        init.position_before(self.rinit);
+        let size = ir::data_layout_type_size(self.rb.module, ty) * ir::const_int_value(count).unwrap() as u64;
+        init.memset_zero(a, init.const_int(init.i64_type(), size), 1);
+        self.rev_allocas.insert(v, a);
+        Ok(a)
+    }
+
+    // ---- adjoints of instructions ----------------------------------------------------
+
+    fn adjoint(&mut self, i: Value) -> Result<()> {
+        let op = ir::opcode(i).unwrap();
+        let active = self.activity.is_active(i);
+        match op {
+            LLVMCall => return self.adjoint_call(i),
+            LLVMLoad => {
+                let t = ir::type_of(i);
+                if active && ir::contains_float(t) {
+                    let d = self.take_value(i);
+                    let sp = self.materialize(Need::Shadow(ir::operand(i, 0)), i)?;
+                    let align = unsafe { LLVMGetAlignment(i) };
+                    let cur = aligned(self.rb.load(t, sp), align);
+                    let new = self.add_values(cur, d);
+                    aligned(self.rb.store(new, sp), align);
+                }
+            }
+            LLVMStore => {
+                let (v, p) = (ir::operand(i, 0), ir::operand(i, 1));
+                let t = ir::type_of(v);
+                if self.activity.is_active(p) && !ir::is_pointer(t) {
+                    let sp = self.materialize(Need::Shadow(p), i)?;
+                    let align = unsafe { LLVMGetAlignment(i) };
+                    if ir::contains_float(t) {
+                        let cur = aligned(self.rb.load(t, sp), align);
+                        self.add_adjoint(v, cur);
+                        let z = self.zero_float_leaves(cur);
+                        aligned(self.rb.store(z, sp), align);
+                    } else {
+                        aligned(self.rb.store(ir::const_null(t), sp), align);
+                    }
+                }
+            }
+            LLVMAtomicRMW => {
+                let (p, v) = (ir::operand(i, 0), ir::operand(i, 1));
+                use llvm_sys::LLVMAtomicRMWBinOp::*;
+                let kind = unsafe { LLVMGetAtomicRMWBinOp(i) };
+                if self.activity.is_active(p) && ir::contains_float(ir::type_of(v)) {
+                    let sp = self.materialize(Need::Shadow(p), i)?;
+                    let cur = aligned(self.rb.load(ir::type_of(v), sp), unsafe { LLVMGetAlignment(i) });
+                    match kind {
+                        LLVMAtomicRMWBinOpFAdd => self.add_adjoint(v, cur),
+                        LLVMAtomicRMWBinOpFSub => {
+                            let n = self.rb.fneg(cur);
+                            self.add_adjoint(v, n)
+                        }
+                        _ => {
+                            return Err(Diagnostic::new(Code::NoRule, "no reverse-mode rule for this floating-point atomic operation").at(i));
+                        }
+                    }
+                }
+            }
+            _ if !active => {}
+            LLVMSelect => {
+                let d = self.take_value(i);
+                let c = self.materialize(Need::Primal(ir::operand(i, 0)), i)?;
+                let z = ir::const_null(ir::type_of(i));
+                let (a, b) = (self.rb.select(c, d, z), self.rb.select(c, z, d));
+                self.add_adjoint(ir::operand(i, 1), a);
+                self.add_adjoint(ir::operand(i, 2), b);
+            }
+            LLVMExtractValue => {
+                let d = self.take_value(i);
+                let agg = ir::operand(i, 0);
+                let path = indices(i);
+                let z = ir::const_null(ir::type_of(agg));
+                let full = self.insert_at_path(z, d, &path);
+                self.add_adjoint(agg, full);
+            }
+            LLVMInsertValue => {
+                let d = self.take_value(i);
+                let (agg, val) = (ir::operand(i, 0), ir::operand(i, 1));
+                let path = indices(i);
+                let part = self.extract_at_path(d, &path);
+                self.add_adjoint(val, part);
+                let rest = self.insert_at_path(d, ir::const_null(ir::type_of(val)), &path);
+                self.add_adjoint(agg, rest);
+            }
+            LLVMExtractElement => {
+                let d = self.take_value(i);
+                let vec = ir::operand(i, 0);
+                let idx = self.materialize(Need::Primal(ir::operand(i, 1)), i)?;
+                let full = unsafe { LLVMBuildInsertElement(self.rb.raw(), ir::const_null(ir::type_of(vec)), d, idx, NO_NAME) };
+                self.add_adjoint(vec, full);
+            }
+            LLVMInsertElement => {
+                let d = self.take_value(i);
+                let (vec, val) = (ir::operand(i, 0), ir::operand(i, 1));
+                let idx = self.materialize(Need::Primal(ir::operand(i, 2)), i)?;
+                let part = unsafe { LLVMBuildExtractElement(self.rb.raw(), d, idx, NO_NAME) };
+                self.add_adjoint(val, part);
+                let rest = unsafe { LLVMBuildInsertElement(self.rb.raw(), d, ir::const_null(ir::type_of(val)), idx, NO_NAME) };
+                self.add_adjoint(vec, rest);
+            }
+            LLVMShuffleVector => self.adjoint_shuffle(i),
+            LLVMFPExt | LLVMFPTrunc => {
+                let d = self.take_value(i);
+                let src = ir::operand(i, 0);
+                let c = self.rb.fp_cast(d, ir::type_of(src));
+                self.add_adjoint(src, c);
+            }
+            LLVMBitCast | LLVMFreeze => {
+                let src = ir::operand(i, 0);
+                if ir::contains_float(ir::type_of(i)) && ir::contains_float(ir::type_of(src)) {
+                    let d = self.take_value(i);
+                    let c = if op == LLVMFreeze { d } else { unsafe { LLVMBuildBitCast(self.rb.raw(), d, ir::type_of(src), NO_NAME) } };
+                    self.add_adjoint(src, c);
+                }
+            }
+            _ => {
+                if let Some(rule) = rules::rule_for_opcode(op) {
+                    let args = ir::operands(i);
+                    return self.rule_adjoint(i, rule, &args);
+                }
+                if ir::contains_float(ir::type_of(i)) && !matches!(op, LLVMGetElementPtr | LLVMIntToPtr | LLVMPtrToInt | LLVMAddrSpaceCast | LLVMAlloca) {
+                    return Err(Diagnostic::new(Code::NoRule, format!("no reverse-mode rule for the `{}` instruction", crate::forward::opcode_name(op))).at(i));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// x̄ᵢ += ∂f/∂xᵢ · ȳ for every active operand, through the shared rule table.
+    fn rule_adjoint(&mut self, i: Value, rule: &Rule, args: &[Value]) -> Result<()> {
+        if !self.activity.is_active(i) {
+            return Ok(());
+        }
+        let d = self.take_value(i);
+        let ty = ir::type_of(i);
+        let mut env: HashMap<String, Value> = HashMap::new();
+        for (k, p) in rule.partials.iter().enumerate() {
+            let Some(p) = p else { continue };
+            if !self.activity.is_active(args[k]) {
+                continue;
+            }
+            let mut vars = Vec::new();
+            p.vars(&mut vars);
+            for v in vars {
+                if env.contains_key(&v) {
+                    continue;
+                }
+                let n = if v == "r" { Need::Primal(i) } else { Need::Primal(args[rule.param_index(&v).unwrap()]) };
+                let val = self.materialize(n, i)?;
+                env.insert(v, val);
+            }
+            let contrib = match p.as_const() {
+                Some(c) if c == 0.0 => continue,
+                Some(c) if c == 1.0 => d,
+                Some(c) if c == -1.0 => self.rb.fneg(d),
+                Some(c) => self.rb.fmul(self.rb.const_float(ty, c), d),
+                None => {
+                    let pv = p.emit(&self.rb, ty, &|name| env[name]);
+                    self.rb.fmul(pv, d)
+                }
+            };
+            self.add_adjoint(args[k], contrib);
+        }
+        Ok(())
+    }
+
+    fn adjoint_shuffle(&mut self, i: Value) {
+        let d = self.take_value(i);
+        let (a, b) = (ir::operand(i, 0), ir::operand(i, 1));
+        let na = unsafe { LLVMGetVectorSize(ir::type_of(a)) } as i32;
+        let mut da = ir::const_null(ir::type_of(a));
+        let mut db = ir::const_null(ir::type_of(b));
+        let n = unsafe { LLVMGetNumMaskElements(i) };
+        let i32t = self.rb.i32_type();
+        for j in 0..n {
+            let m = unsafe { LLVMGetMaskValue(i, j) };
+            if m < 0 {
+                continue;
+            }
+            let e = unsafe { LLVMBuildExtractElement(self.rb.raw(), d, self.rb.const_int(i32t, j as u64), NO_NAME) };
+            let (target, idx) = if m < na { (&mut da, m) } else { (&mut db, m - na) };
+            let at = self.rb.const_int(i32t, idx as u64);
+            let cur = unsafe { LLVMBuildExtractElement(self.rb.raw(), *target, at, NO_NAME) };
+            let sum = self.rb.fadd(cur, e);
+            *target = unsafe { LLVMBuildInsertElement(self.rb.raw(), *target, sum, at, NO_NAME) };
+        }
+        self.add_adjoint(a, da);
+        self.add_adjoint(b, db);
+    }
+
+    fn insert_at_path(&self, agg: Value, v: Value, path: &[u32]) -> Value {
+        if path.len() == 1 {
+            return self.rb.insert_value(agg, v, path[0]);
+        }
+        let sub = self.rb.extract_value(agg, path[0]);
+        let sub = self.insert_at_path(sub, v, &path[1..]);
+        self.rb.insert_value(agg, sub, path[0])
+    }
+
+    fn extract_at_path(&self, agg: Value, path: &[u32]) -> Value {
+        path.iter().fold(agg, |a, &k| self.rb.extract_value(a, k))
+    }
+
+    fn adjoint_call(&mut self, i: Value) -> Result<()> {
+        let Some(callee) = ir::called_function(i) else { return Ok(()) };
+        let name = ir::name_of(callee);
+        if let Some(rule) = rules::rule_for_callee(&name) {
+            let args = ir::call_args(i);
+            return self.rule_adjoint(i, rule, &args);
+        }
+        if let Some(kind) = memory::memory_transfer(&name) {
+            let (dst, src) = (ir::operand(i, 0), ir::operand(i, 1));
+            if !self.activity.is_active(dst) {
+                return Ok(());
+            }
+            let sd = self.materialize(Need::Shadow(dst), i)?;
+            let len = self.materialize(Need::Primal(ir::operand(i, 2)), i)?;
+            if kind == memory::Transfer::Set {
+                self.rb.memset_zero(sd, len, 1);
+                return Ok(());
+            }
+            let types = memory_types(self.primal, &[dst, src]);
+            if types.conflicting_floats {
+                return Err(Diagnostic::new(Code::Unsupported, "memcpy between memory used both as float and as double: cannot tell how to accumulate its adjoint")
+                    .at(i)
+                    .hint("copy float and double data with separate calls"));
+            }
+            let Some(ft) = types.float else { return Ok(()) };
+            if self.activity.is_active(src) {
+                let ss = self.materialize(Need::Shadow(src), i)?;
+                let helper = accumulate_helper(&self.rb, ft);
+                let hty = unsafe { LLVMGlobalGetValueType(helper) };
+                let len64 = self.rb.int_cast(len, self.rb.i64_type(), false);
+                self.rb.call(hty, helper, &[sd, ss, len64]);
+            } else {
+                self.rb.memset_zero(sd, len, 1);
+            }
+            return Ok(());
+        }
+        if let Some(memory::Alloc::Allocate { .. }) = memory::allocator(&name) {
+            if let Some(&free_fn) = self.deferred_frees.get(&i) {
+                let s = self.materialize(Need::Shadow(i), i)?;
+                let p = self.materialize(Need::Primal(i), i)?;
+                let fty = unsafe { LLVMGlobalGetValueType(free_fn) };
+                self.rb.call(fty, free_fn, &[s]);
+                self.rb.call(fty, free_fn, &[p]);
+            }
+            return Ok(());
+        }
+        if let Some((req, fns)) = self.callees.get(&i).cloned() {
+            let sig = signatures(&self.rb, &req);
+            let mut args = Vec::new();
+            let call_args = ir::call_args(i);
+            for (a, act) in call_args.iter().zip(&req.args) {
+                args.push(self.materialize(Need::Primal(*a), i)?);
+                if *act == RevArg::Dup {
+                    args.push(self.materialize(Need::Shadow(*a), i)?);
+                }
+            }
+            if req.return_active {
+                let d = self.take_value(i);
+                args.push(d);
+            }
+            args.push(self.materialize(Need::CallTape(i), i)?);
+            let r = self.rb.call(sig.combined_or_reverse, fns.reverse, &args);
+            let results = unpack(&self.rb, r, sig.adjoint_results.len());
+            let mut k = 0;
+            for (a, act) in call_args.iter().zip(&req.args) {
+                if *act == RevArg::Active {
+                    self.add_adjoint(*a, results[k]);
+                    k += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shadow memory mirrors primal memory, so an access to it is aligned as the primal
+/// access was (never more: a vector type's ABI alignment may exceed what the data has).
+fn aligned(access: Value, align: u32) -> Value {
+    if align > 0 {
+        unsafe { LLVMSetAlignment(access, align) };
+    }
+    access
+}
+
+fn need_value(n: Need) -> Value {
+    match n {
+        Need::Primal(v) | Need::Shadow(v) | Need::CallTape(v) => v,
+    }
+}
+
+fn aggregate_len(t: Type) -> u32 {
+    match ir::type_kind(t) {
+        llvm_sys::LLVMTypeKind::LLVMStructTypeKind => ir::struct_fields(t).len() as u32,
+        _ => ir::array_len(t) as u32,
+    }
+}
+
+fn indices(i: Value) -> Vec<u32> {
+    unsafe {
+        let n = LLVMGetNumIndices(i) as usize;
+        std::slice::from_raw_parts(LLVMGetIndices(i), n).to_vec()
+    }
+}
+
+fn free_type(b: &crate::ir::builder::Builder) -> Type {
+    let mut p = [b.ptr_type()];
+    unsafe { LLVMFunctionType(b.void_type(), p.as_mut_ptr(), 1, 0) }
+}
+
+/// `radx.adjoint.memcpy.<ty>(ptr dst_shadow, ptr src_shadow, i64 bytes)`: the adjoint of a
+/// copy, `src_shadow[k] += dst_shadow[k]; dst_shadow[k] = 0` elementwise.
+fn accumulate_helper(b: &crate::ir::builder::Builder, ft: Type) -> Value {
+    let name = format!("radx.adjoint.memcpy.{}", ir::type_to_string(ft));
+    let existing = unsafe { LLVMGetNamedFunction(b.module, ir::cstring(&name).as_ptr()) };
+    if !existing.is_null() {
+        return existing;
+    }
+    let ty = unsafe {
+        let mut p = [b.ptr_type(), b.ptr_type(), b.i64_type()];
+        LLVMFunctionType(b.void_type(), p.as_mut_ptr(), 3, 0)
+    };
+    let f = b.get_or_declare(&name, ty);
+    unsafe { LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
+    let h = crate::ir::builder::Builder::new(b.module);
+    let size = ir::data_layout_type_size(b.module, ft);
+    unsafe {
+        let ctx = h.ctx;
+        let entry = LLVMAppendBasicBlockInContext(ctx, f, b"entry\0".as_ptr() as *const _);
+        let body = LLVMAppendBasicBlockInContext(ctx, f, b"body\0".as_ptr() as *const _);
+        let done = LLVMAppendBasicBlockInContext(ctx, f, b"done\0".as_ptr() as *const _);
+        let (dst, src, bytes) = (LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2));
+        h.position_at_end(entry);
+        let n = LLVMBuildUDiv(h.raw(), bytes, h.const_int(h.i64_type(), size), NO_NAME);
+        let empty = LLVMBuildICmp(h.raw(), llvm_sys::LLVMIntPredicate::LLVMIntEQ, n, h.const_int(h.i64_type(), 0), NO_NAME);
+        LLVMBuildCondBr(h.raw(), empty, done, body);
+        h.position_at_end(body);
+        let k = h.phi(h.i64_type());
+        let mut idx = [k];
+        let pd = LLVMBuildGEP2(h.raw(), ft, dst, idx.as_mut_ptr(), 1, NO_NAME);
+        let ps = LLVMBuildGEP2(h.raw(), ft, src, idx.as_mut_ptr(), 1, NO_NAME);
+        let vd = h.load(ft, pd);
+        let vs = h.load(ft, ps);
+        h.store(h.fadd(vs, vd), ps);
+        h.store(ir::const_null(ft), pd);
+        let next = LLVMBuildAdd(h.raw(), k, h.const_int(h.i64_type(), 1), NO_NAME);
+        let more = LLVMBuildICmp(h.raw(), llvm_sys::LLVMIntPredicate::LLVMIntULT, next, n, NO_NAME);
+        LLVMBuildCondBr(h.raw(), more, body, done);
+        let (mut v0, mut b0) = ([h.const_int(h.i64_type(), 0), next], [entry, body]);
+        LLVMAddIncoming(k, v0.as_mut_ptr(), b0.as_mut_ptr(), 2);
+        h.position_at_end(done);
+        h.ret(None);
+    }
+    f
+}

@@ -1,0 +1,652 @@
+//! The generator state and the forward sweep.
+
+use super::plan::{Need, Strategy};
+use super::{signatures, tape, unpack, RevArg, ReverseFunctions, ReverseRequest, TapeStats};
+use crate::analysis::activity::{call_arg_is_active, Activity};
+use crate::analysis::cfg::Cfg;
+use crate::analysis::memory::{memory_types, object_of, MemoryFacts, Object};
+use crate::diag::{Code, Diagnostic, Result};
+use crate::engine::{Engine, GeneratedFunction};
+use crate::forward::short;
+use crate::ir::{self, builder::Builder, clone, Block, Value};
+use crate::rules::{self, memory};
+use llvm_sys::core::*;
+use llvm_sys::LLVMOpcode::*;
+use std::collections::{HashMap, HashSet};
+
+pub struct RevGen<'e> {
+    pub engine: &'e mut Engine,
+    pub req: ReverseRequest,
+    pub primal: Value,
+    pub cfg: Cfg,
+    pub activity: Activity,
+    pub memory: MemoryFacts,
+    pub strategies: HashMap<Need, Strategy>,
+    /// Per block: what its forward execution pushes (its reverse pops).
+    pub caches: Vec<Vec<Need>>,
+    /// Allocation calls whose frees move to the reverse sweep, with the freeing function.
+    pub deferred_frees: HashMap<Value, Value>,
+    pub deferred_free_calls: HashSet<Value>,
+    pub fwd: Value,
+    pub rev: Value,
+    pub fb: Builder,
+    pub rb: Builder,
+    pub fmap: clone::ValueMap,
+    pub fshadow: HashMap<Value, Value>,
+    pub ftape: HashMap<Value, Value>,
+    pub rev_params: HashMap<Value, Value>,
+    pub rev_param_shadows: HashMap<Value, Value>,
+    pub fstate: Value,
+    pub rstate: Value,
+    pub pred_phis: HashMap<usize, Value>,
+    pub fblocks: Vec<Block>,
+    pub rblocks: Vec<Block>,
+    pub fentry: Block,
+    pub rentry: Block,
+    /// Where the reverse sweep initialises adjoint slots (before this instruction).
+    pub rinit: Value,
+    pub slots: HashMap<Value, Value>,
+    pub memo: HashMap<Need, Value>,
+    pub rev_allocas: HashMap<Value, Value>,
+    pub seed: Option<Value>,
+    pub callees: HashMap<Value, (ReverseRequest, ReverseFunctions)>,
+    pub exit_values: Vec<(Block, Value)>,
+    /// Combined mode: the branches from the forward sweep's returns to the reverse sweep.
+    pub exit_branches: Vec<Value>,
+}
+
+pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunctions> {
+    let prepared = engine.prepare(req.function)?;
+    let active_args: Vec<bool> = req.args.iter().map(|a| *a != RevArg::Const).collect();
+    let activity = engine.activity(prepared, &active_args);
+    let b = Builder::new(engine.module);
+    let sig = signatures(&b, req);
+    let name = ir::name_of(req.function);
+    let add = |n: String, ty| unsafe {
+        let f = LLVMAddFunction(engine.module, ir::cstring(&n).as_ptr(), ty);
+        LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage);
+        clone::copy_codegen_fn_attributes(req.function, f);
+        f
+    };
+    let fns = if req.combined {
+        let f = add(format!("diffe{name}"), sig.combined_or_reverse);
+        ReverseFunctions { forward: f, reverse: f }
+    } else {
+        ReverseFunctions { forward: add(format!("augmented_{name}"), sig.augmented), reverse: add(format!("reverse_{name}"), sig.combined_or_reverse) }
+    };
+    engine.reverse_cache.insert(req.clone(), fns);
+    let cfg = Cfg::new(prepared);
+    let memory = MemoryFacts::new(prepared);
+    let n = cfg.blocks.len();
+    let mut g = RevGen {
+        req: req.clone(),
+        primal: prepared,
+        activity,
+        memory,
+        strategies: HashMap::new(),
+        caches: vec![Vec::new(); n],
+        deferred_frees: HashMap::new(),
+        deferred_free_calls: HashSet::new(),
+        fwd: fns.forward,
+        rev: fns.reverse,
+        fb: Builder::new(engine.module),
+        rb: Builder::new(engine.module),
+        fmap: HashMap::new(),
+        fshadow: HashMap::new(),
+        ftape: HashMap::new(),
+        rev_params: HashMap::new(),
+        rev_param_shadows: HashMap::new(),
+        fstate: std::ptr::null_mut(),
+        rstate: std::ptr::null_mut(),
+        pred_phis: HashMap::new(),
+        fblocks: Vec::new(),
+        rblocks: Vec::new(),
+        fentry: std::ptr::null_mut(),
+        rentry: std::ptr::null_mut(),
+        rinit: std::ptr::null_mut(),
+        slots: HashMap::new(),
+        memo: HashMap::new(),
+        rev_allocas: HashMap::new(),
+        seed: None,
+        callees: HashMap::new(),
+        exit_values: Vec::new(),
+        exit_branches: Vec::new(),
+        cfg,
+        engine,
+    };
+    let result = g.run();
+    let func_name = crate::diag::demangle_clone_name(&ir::name_of(prepared)).to_string();
+    match result {
+        Ok(stats) => {
+            for f in [fns.forward, fns.reverse].into_iter().collect::<HashSet<_>>() {
+                g.engine.generated.push(GeneratedFunction {
+                    name: ir::name_of(f),
+                    source: name.clone(),
+                    mode: if req.combined { "reverse" } else if f == fns.forward { "augmented" } else { "reverse-split" },
+                    width: 1,
+                    instructions: ir::all_instructions(f).len(),
+                    tape: Some(stats.clone()),
+                });
+            }
+            Ok(fns)
+        }
+        Err(e) => {
+            g.engine.reverse_cache.remove(req);
+            unsafe {
+                LLVMDeleteFunction(fns.forward);
+                if fns.reverse != fns.forward {
+                    LLVMDeleteFunction(fns.reverse);
+                }
+            }
+            Err(if e.function.is_none() { e.in_function(func_name) } else { e })
+        }
+    }
+}
+
+impl<'e> RevGen<'e> {
+    fn run(&mut self) -> Result<TapeStats> {
+        self.find_deferred_frees();
+        self.decide_calls()?;
+        for b in 0..self.cfg.blocks.len() {
+            for i in ir::instructions(self.cfg.blocks[b]) {
+                for n in self.needs_of(i) {
+                    self.plan(n, b);
+                }
+            }
+        }
+        self.setup_functions();
+        self.forward_sweep()?;
+        self.reverse_sweep()?;
+        Ok(self.tape_stats())
+    }
+
+    /// Frees of memory this function allocated wait until the reverse sweep is done
+    /// with it; frees of anything else stay where they are.
+    fn find_deferred_frees(&mut self) {
+        for i in ir::all_instructions(self.primal) {
+            if ir::opcode(i) != Some(LLVMCall) {
+                continue;
+            }
+            let Some(f) = ir::called_function(i) else { continue };
+            if memory::allocator(&ir::name_of(f)) != Some(memory::Alloc::Free) {
+                continue;
+            }
+            if let Object::Local(a) = object_of(ir::operand(i, 0)) {
+                if ir::opcode(a) == Some(LLVMCall) && ir::underlying_object(ir::operand(i, 0)) == a {
+                    self.deferred_frees.insert(a, f);
+                    self.deferred_free_calls.insert(i);
+                }
+            }
+        }
+    }
+
+    pub fn call_is_differentiated(&self, i: Value) -> bool {
+        self.callees.contains_key(&i)
+    }
+
+    /// Calls of defined functions with active arguments get an augmented forward and a
+    /// reverse of their own; decided up front so planning knows their needs.
+    fn decide_calls(&mut self) -> Result<()> {
+        for i in ir::all_instructions(self.primal) {
+            if ir::opcode(i) != Some(LLVMCall) {
+                continue;
+            }
+            let Some(callee) = ir::called_function(i) else { continue };
+            let name = ir::name_of(callee);
+            if rules::rule_for_callee(&name).is_some()
+                || memory::memory_transfer(&name).is_some()
+                || memory::allocator(&name).is_some()
+                || memory::is_inactive_function(&name)
+                || ir::is_declaration(callee)
+            {
+                continue;
+            }
+            let args = ir::call_args(i);
+            let acts: Vec<RevArg> = args
+                .iter()
+                .map(|a| {
+                    if !call_arg_is_active(*a, self.activity.active_set()) {
+                        RevArg::Const
+                    } else if ir::is_pointer(ir::type_of(*a)) {
+                        RevArg::Dup
+                    } else {
+                        RevArg::Active
+                    }
+                })
+                .collect();
+            if acts.iter().all(|a| *a == RevArg::Const) {
+                continue;
+            }
+            let ret = ir::type_of(i);
+            let active_ret = self.activity.is_active(i);
+            let req = ReverseRequest {
+                function: callee,
+                args: acts,
+                return_active: active_ret && ir::contains_float(ret) && !ir::contains_pointer(ret),
+                return_primal: !ir::is_void(ret),
+                return_shadow: active_ret && ir::contains_pointer(ret),
+                combined: false,
+            };
+            let fns = self.engine.reverse(&req)?;
+            self.callees.insert(i, (req, fns));
+        }
+        Ok(())
+    }
+
+    fn setup_functions(&mut self) {
+        let ctx = self.fb.ctx;
+        let mk = |f: Value, name: &str| unsafe { LLVMAppendBasicBlockInContext(ctx, f, ir::cstring(name).as_ptr()) };
+        self.fentry = mk(self.fwd, "entry");
+        // Parameters: primal, shadow after each Dup; the reverse adds seed and tape.
+        let mut fp = ir::params(self.fwd).into_iter();
+        let mut rp = ir::params(self.rev).into_iter();
+        for (p, a) in ir::params(self.primal).into_iter().zip(self.req.args.clone()) {
+            let (f, r) = (fp.next().unwrap(), rp.next().unwrap());
+            ir::set_name(f, &ir::name_of(p));
+            ir::set_name(r, &ir::name_of(p));
+            self.fmap.insert(p, f);
+            self.rev_params.insert(p, r);
+            if a == RevArg::Dup {
+                let (fs, rs) = (fp.next().unwrap(), rp.next().unwrap());
+                ir::set_name(fs, &format!("d{}", ir::name_of(p)));
+                ir::set_name(rs, &format!("d{}", ir::name_of(p)));
+                self.fshadow.insert(p, fs);
+                self.rev_param_shadows.insert(p, rs);
+            }
+        }
+        if self.req.return_active {
+            let s = rp.next().unwrap();
+            ir::set_name(s, "seed");
+            self.seed = Some(s);
+        }
+        let st = tape::state_type(&self.fb);
+        self.fb.position_at_end(self.fentry);
+        self.fstate = self.fb.alloca(st);
+        self.fb.store(ir::const_null(st), self.fstate);
+        for (k, &bb) in self.cfg.blocks.iter().enumerate() {
+            let n = ir::name_of(ir::block_as_value(bb));
+            self.fblocks.push(mk(self.fwd, &n));
+            let _ = k;
+        }
+        for &bb in &self.cfg.blocks {
+            let n = format!("rev.{}", ir::name_of(ir::block_as_value(bb)));
+            self.rblocks.push(mk(self.rev, &n));
+        }
+        if self.req.combined {
+            self.rentry = self.fentry;
+            self.rstate = self.fstate;
+        } else {
+            self.rentry = unsafe { LLVMGetEntryBasicBlock(self.rev) };
+            // The reverse's entry must come first: move it there.
+            let e = mk(self.rev, "entry");
+            unsafe { LLVMMoveBasicBlockBefore(e, self.rentry) };
+            self.rentry = e;
+            self.rb.position_at_end(self.rentry);
+            self.rstate = self.rb.alloca(st);
+            let header = *ir::params(self.rev).last().unwrap();
+            let loaded = self.rb.load(st, header);
+            self.rb.store(loaded, self.rstate);
+        }
+    }
+
+    /// The forward value of a primal value.
+    pub fn fval(&self, v: Value) -> Value {
+        self.fmap.get(&v).copied().unwrap_or(v)
+    }
+
+    /// The forward shadow of a pointer, or null for null; else an activity error.
+    pub fn fshadow_of(&self, v: Value, at: Value) -> Result<Value> {
+        if let Some(s) = self.fshadow.get(&v) {
+            return Ok(*s);
+        }
+        if ir::is_null_or_undef(v) || !ir::contains_pointer(ir::type_of(v)) {
+            return Ok(ir::const_null(ir::type_of(v)));
+        }
+        Err(Diagnostic::new(Code::Activity, format!("a pointer without a shadow (`{}`) is used where its shadow is needed", short(v)))
+            .at(at)
+            .hint("the pointer comes from an inactive (enzyme_const) argument or a global; pass it with enzyme_dup if derivatives flow through its memory"))
+    }
+
+    fn clone_fwd(&mut self, i: Value) -> Value {
+        let c = clone::clone_instruction(&self.fb, i, &self.fmap, false);
+        self.fmap.insert(i, c);
+        c
+    }
+
+    fn forward_sweep(&mut self) -> Result<()> {
+        let mut phis = Vec::new();
+        let entry_block = self.cfg.blocks[0];
+        for b in 0..self.cfg.blocks.len() {
+            let bb = self.cfg.blocks[b];
+            self.fmap.insert(ir::block_as_value(bb), ir::block_as_value(self.fblocks[b]));
+        }
+        self.fb.position_at_end(self.fentry);
+        self.fb.br(self.fblocks[0]);
+        for b in 0..self.cfg.blocks.len() {
+            let bb = self.cfg.blocks[b];
+            self.fb.position_at_end(self.fblocks[b]);
+            if self.cfg.preds[b].len() > 1 {
+                let p = self.fb.phi(self.fb.i32_type());
+                self.pred_phis.insert(b, p);
+            }
+            let insts = ir::instructions(bb);
+            let (body, term) = insts.split_at(insts.len() - 1);
+            for &i in body {
+                if clone::is_debug_intrinsic(i) {
+                    continue;
+                }
+                if ir::opcode(i) == Some(LLVMPHI) {
+                    let p = self.fb.phi(ir::type_of(i));
+                    ir::set_name(p, &ir::name_of(i));
+                    self.fmap.insert(i, p);
+                    if self.activity.is_active(i) && ir::contains_pointer(ir::type_of(i)) {
+                        let s = self.fb.phi(ir::type_of(i));
+                        self.fshadow.insert(i, s);
+                    }
+                    phis.push(i);
+                    continue;
+                }
+                let in_entry = bb == entry_block && ir::opcode(i) == Some(LLVMAlloca);
+                if in_entry {
+                    let t = unsafe { LLVMGetBasicBlockTerminator(self.fentry) };
+                    self.fb.position_before(t);
+                }
+                self.forward_instruction(i)?;
+                if in_entry {
+                    self.fb.position_at_end(self.fblocks[b]);
+                }
+            }
+            self.push_block(b)?;
+            self.forward_terminator(b, term[0])?;
+        }
+        for p in phis {
+            let np = self.fmap[&p];
+            let map = &self.fmap;
+            clone::add_mapped_incoming(p, np, map, |v| map.get(&v).copied().unwrap_or(v));
+            if let Some(&sp) = self.fshadow.get(&p) {
+                let mut err = None;
+                let this = &*self;
+                clone::add_mapped_incoming(p, sp, &this.fmap, |v| {
+                    this.fshadow_of(v, p).unwrap_or_else(|e| {
+                        err = Some(e);
+                        ir::const_null(ir::type_of(v))
+                    })
+                });
+                if let Some(e) = err {
+                    return Err(e);
+                }
+            }
+        }
+        for (&b, &phi) in &self.pred_phis {
+            for (k, &p) in self.cfg.preds[b].iter().enumerate() {
+                let mut v = [self.fb.const_int(self.fb.i32_type(), k as u64)];
+                let mut blk = [self.fblocks[p]];
+                unsafe { LLVMAddIncoming(phi, v.as_mut_ptr(), blk.as_mut_ptr(), 1) };
+            }
+        }
+        Ok(())
+    }
+
+    fn push_block(&mut self, b: usize) -> Result<()> {
+        let mut values = Vec::new();
+        for n in self.caches[b].clone() {
+            values.push(match n {
+                Need::Primal(v) => self.fval(v),
+                Need::Shadow(v) => self.fshadow_of(v, ir::terminator(self.cfg.blocks[b]))?,
+                Need::CallTape(i) => self.ftape[&i],
+            });
+        }
+        if let Some(&p) = self.pred_phis.get(&b) {
+            values.push(p);
+        }
+        tape::push_group(&self.fb, self.fstate, &values);
+        Ok(())
+    }
+
+    fn exit_index(&self, b: usize) -> usize {
+        self.cfg.exits.iter().position(|&e| e == b).unwrap()
+    }
+
+    fn forward_terminator(&mut self, b: usize, term: Value) -> Result<()> {
+        if ir::opcode(term) != Some(LLVMRet) {
+            self.clone_fwd(term);
+            return Ok(());
+        }
+        let ret_val = (ir::num_operands(term) == 1).then(|| ir::operand(term, 0));
+        if self.cfg.exits.len() > 1 {
+            let id = self.fb.const_int(self.fb.i32_type(), self.exit_index(b) as u64);
+            tape::push_group(&self.fb, self.fstate, &[id]);
+        }
+        if self.req.combined {
+            if let Some(v) = ret_val {
+                self.exit_values.push((self.fblocks[b], self.fval(v)));
+            }
+            // Branch target (the reverse sweep's start) is patched in reverse_sweep.
+            let br = self.fb.br(self.fblocks[b]);
+            self.pending_exit_branches_push(br);
+            return Ok(());
+        }
+        let st = tape::state_type(&self.fb);
+        let malloc_ty = unsafe {
+            let mut p = [self.fb.i64_type()];
+            LLVMFunctionType(self.fb.ptr_type(), p.as_mut_ptr(), 1, 0)
+        };
+        let header = self.fb.call_named("malloc", malloc_ty, &[self.fb.const_int(self.fb.i64_type(), tape::STATE_BYTES)]);
+        let state = self.fb.load(st, self.fstate);
+        self.fb.store(state, header);
+        let mut out = vec![header];
+        if let Some(v) = ret_val {
+            if self.req.return_primal {
+                out.push(self.fval(v));
+            }
+            if self.req.return_shadow {
+                out.push(self.fshadow_of(v, term)?);
+            }
+        }
+        let packed = self.fb.pack(&out);
+        self.fb.ret(packed);
+        Ok(())
+    }
+
+    fn pending_exit_branches_push(&mut self, br: Value) {
+        self.exit_branches.push(br);
+    }
+
+    fn forward_instruction(&mut self, i: Value) -> Result<()> {
+        let op = ir::opcode(i).unwrap();
+        match op {
+            LLVMInvoke | LLVMCallBr => {
+                return Err(Diagnostic::new(Code::Unsupported, "calls that can unwind (invoke) are not differentiated")
+                    .at(i)
+                    .hint("compile C++ with -fno-exceptions, or mark the callee noexcept"))
+            }
+            LLVMCall => return self.forward_call(i),
+            LLVMStore => {
+                self.clone_fwd(i);
+                let (v, p) = (ir::operand(i, 0), ir::operand(i, 1));
+                if self.activity.is_active(p) && ir::contains_pointer(ir::type_of(v)) {
+                    let sv = self.fshadow_of(v, i)?;
+                    let c = unsafe { LLVMInstructionClone(i) };
+                    ir::set_operand(c, 0, sv);
+                    ir::set_operand(c, 1, self.fshadow_of(p, i)?);
+                    self.fb.insert(c);
+                    ir::clear_debug_loc(c);
+                }
+                return Ok(());
+            }
+            LLVMAlloca => {
+                let a = self.clone_fwd(i);
+                if self.activity.is_active(i) {
+                    let s = unsafe { LLVMInstructionClone(a) };
+                    self.fb.insert(s);
+                    ir::set_name(s, &format!("d{}", ir::name_of(i)));
+                    let ty = unsafe { LLVMGetAllocatedType(i) };
+                    let size = ir::data_layout_type_size(self.fb.module, ty);
+                    let count = self.fval(ir::operand(i, 0));
+                    let n = self.fb.int_cast(count, self.fb.i64_type(), false);
+                    let bytes = unsafe { LLVMBuildMul(self.fb.raw(), n, self.fb.const_int(self.fb.i64_type(), size), b"\0".as_ptr() as *const _) };
+                    self.fb.memset_zero(s, bytes, 1);
+                    self.fshadow.insert(i, s);
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        self.clone_fwd(i);
+        // Shadows of pointers (and of aggregates holding pointers) are computed forward.
+        if self.activity.is_active(i) && ir::contains_pointer(ir::type_of(i)) {
+            if let Some(data) = rules::structural::shadow_operands(op) {
+                let c = unsafe { LLVMInstructionClone(i) };
+                clone::remap_operands(c, &self.fmap);
+                for &k in data {
+                    let o = ir::operand(i, k);
+                    let s = if ir::contains_pointer(ir::type_of(o)) { self.fshadow_of(o, i)? } else { ir::const_null(ir::type_of(o)) };
+                    ir::set_operand(c, k, s);
+                }
+                self.fb.insert(c);
+                ir::clear_debug_loc(c);
+                if op == LLVMLoad {
+                    crate::forward::strip_value_metadata(c);
+                }
+                self.fshadow.insert(i, c);
+            }
+        }
+        Ok(())
+    }
+
+    fn forward_call(&mut self, i: Value) -> Result<()> {
+        let Some(callee) = ir::called_function(i) else {
+            self.clone_fwd(i);
+            let args = ir::call_args(i);
+            if let Some(a) = args.iter().find(|a| call_arg_is_active(**a, self.activity.active_set())) {
+                return Err(Diagnostic::new(Code::Unsupported, format!("an indirect call receives the active value `{}`", short(*a)))
+                    .at(i)
+                    .hint("call the function directly so RadX can differentiate it"));
+            }
+            return Ok(());
+        };
+        let name = ir::name_of(callee);
+        if self.deferred_free_calls.contains(&i) {
+            return Ok(());
+        }
+        if let Some((req, fns)) = self.callees.get(&i).cloned() {
+            let sig = signatures(&self.fb, &req);
+            let mut args = Vec::new();
+            for (a, act) in ir::call_args(i).into_iter().zip(&req.args) {
+                args.push(self.fval(a));
+                if *act == RevArg::Dup {
+                    args.push(self.fshadow_of(a, i)?);
+                }
+            }
+            let r = self.fb.call(sig.augmented, fns.forward, &args);
+            let parts = unpack(&self.fb, r, sig.augmented_results.len());
+            self.ftape.insert(i, parts[0]);
+            let mut k = 1;
+            if req.return_primal {
+                self.fmap.insert(i, parts[k]);
+                k += 1;
+            }
+            if req.return_shadow {
+                self.fshadow.insert(i, parts[k]);
+            }
+            return Ok(());
+        }
+        if let Some(kind) = memory::allocator(&name) {
+            let p = self.clone_fwd(i);
+            match kind {
+                memory::Alloc::Allocate { zeroed, size_arg } => {
+                    let s = unsafe { LLVMInstructionClone(p) };
+                    self.fb.insert(s);
+                    ir::clear_debug_loc(s);
+                    if !zeroed {
+                        self.fb.memset_zero(s, self.fval(ir::operand(i, size_arg)), 1);
+                    }
+                    self.fshadow.insert(i, s);
+                }
+                memory::Alloc::Reallocate => {
+                    return Err(Diagnostic::new(Code::Unsupported, "`realloc` inside a function differentiated in reverse mode is not supported")
+                        .at(i)
+                        .hint("allocate the final size with malloc, or differentiate in forward mode"))
+                }
+                memory::Alloc::Free => {
+                    let ptr = ir::operand(i, 0);
+                    if self.activity.is_active(ptr) {
+                        let s = unsafe { LLVMInstructionClone(p) };
+                        ir::set_operand(s, 0, self.fshadow_of(ptr, i)?);
+                        self.fb.insert(s);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        self.clone_fwd(i);
+        if let Some(_t) = memory::memory_transfer(&name) {
+            let (dst, src) = (ir::operand(i, 0), ir::operand(i, 1));
+            if self.activity.is_active(dst) && memory_types(self.primal, &[dst, src]).pointers {
+                let sd = self.fshadow_of(dst, i)?;
+                let len = self.fval(ir::operand(i, 2));
+                match (_t, self.fshadow.get(&src)) {
+                    (memory::Transfer::Set, _) | (_, None) => {
+                        self.fb.memset_zero(sd, len, 1);
+                    }
+                    (_, Some(&ss)) => {
+                        self.fb.memmove(sd, ss, len, 1);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if rules::rule_for_callee(&name).is_some() || memory::is_inactive_function(&name) {
+            return Ok(());
+        }
+        let args = ir::call_args(i);
+        if let Some(a) = args.iter().find(|a| call_arg_is_active(**a, self.activity.active_set())) {
+            return Err(Diagnostic::new(Code::NoRule, format!("no derivative rule for the external function `{name}` (active argument `{}`)", short(*a)))
+                .at(i)
+                .hint("provide its body in the module, or pass only inactive (enzyme_const) data to it"));
+        }
+        Ok(())
+    }
+
+    fn tape_stats(&self) -> TapeStats {
+        let mut st = TapeStats::default();
+        let mut per_loop: HashMap<usize, u64> = HashMap::new();
+        for b in 0..self.cfg.blocks.len() {
+            let mut types: Vec<ir::Type> = self.caches[b].iter().map(|n| ir::type_of(match n { Need::Primal(v) | Need::Shadow(v) | Need::CallTape(v) => *v })).collect();
+            for n in &self.caches[b] {
+                if let Need::CallTape(_) = n {
+                    // a tape is a pointer whatever the call returns
+                }
+            }
+            for (k, n) in self.caches[b].iter().enumerate() {
+                if let Need::CallTape(_) = n {
+                    types[k] = self.fb.ptr_type();
+                }
+                let (what, v) = match n {
+                    Need::Primal(v) => ("", *v),
+                    Need::Shadow(v) => ("shadow of ", *v),
+                    Need::CallTape(v) => ("tape of ", *v),
+                };
+                st.cached.push(format!("{what}{} (block {})", short(v), ir::name_of(ir::block_as_value(self.cfg.blocks[b]))));
+            }
+            if self.pred_phis.contains_key(&b) {
+                types.push(self.fb.i32_type());
+            }
+            let (_, bytes) = tape::layout(self.fb.module, &types);
+            match self.cfg.loop_of[b] {
+                None => st.bytes_per_call += bytes,
+                Some(l) => *per_loop.entry(l).or_default() += bytes,
+            }
+        }
+        let mut loops: Vec<_> = per_loop.into_iter().collect();
+        loops.sort();
+        for (l, bytes) in loops {
+            let h = self.cfg.blocks[self.cfg.loops[l].header];
+            st.bytes_per_iteration.push((ir::name_of(ir::block_as_value(h)), bytes));
+        }
+        if self.cfg.exits.len() > 1 {
+            st.bytes_per_call += 8;
+        }
+        st
+    }
+}

@@ -1,0 +1,236 @@
+//! What the reverse sweep reads, and how each value gets there: used directly, recomputed,
+//! or cached on the tape by the block whose reverse needs it.
+
+use super::gen::RevGen;
+use crate::analysis::activity::call_arg_is_active;
+use crate::ir::{self, Value};
+use crate::rules::{self, memory};
+use llvm_sys::LLVMOpcode::{self, *};
+
+/// A value the reverse sweep reads: a primal value, the shadow of a pointer, or the tape
+/// a call's augmented forward returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Need {
+    Primal(Value),
+    Shadow(Value),
+    CallTape(Value),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// A constant, an argument, or (combined mode) a value computed once before every return.
+    Direct,
+    /// Rebuilt in the reverse sweep from other needs.
+    Recompute,
+    /// Pushed by the forward sweep, popped by the reverse.
+    Cache,
+    /// Split mode: the shadow of a stack allocation, re-created (zeroed) by the reverse.
+    ReverseAlloca,
+}
+
+/// Pure operations cheap enough to redo rather than store.
+fn cheap_integer_or_address(op: LLVMOpcode) -> bool {
+    matches!(
+        op,
+        LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMPtrToInt | LLVMIntToPtr | LLVMTrunc | LLVMZExt | LLVMSExt
+            | LLVMSIToFP | LLVMUIToFP | LLVMFPToSI | LLVMFPToUI | LLVMAdd | LLVMSub | LLVMMul | LLVMShl | LLVMLShr | LLVMAShr
+            | LLVMAnd | LLVMOr | LLVMXor | LLVMICmp | LLVMFCmp | LLVMSelect | LLVMExtractValue | LLVMInsertValue
+            | LLVMExtractElement | LLVMInsertElement | LLVMShuffleVector | LLVMFreeze | LLVMFPExt | LLVMFPTrunc
+    )
+}
+
+fn cheap_float(op: LLVMOpcode) -> bool {
+    matches!(op, LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFNeg)
+}
+
+impl<'e> RevGen<'e> {
+    /// The needs of one instruction's adjoint (must match what `adjoint.rs` materializes).
+    pub fn needs_of(&self, i: Value) -> Vec<Need> {
+        let op = ir::opcode(i).unwrap();
+        let active = |v: Value| self.activity.is_active(v);
+        let mut out = Vec::new();
+        match op {
+            LLVMSelect if active(i) => out.push(Need::Primal(ir::operand(i, 0))),
+            LLVMExtractElement if active(i) => out.push(Need::Primal(ir::operand(i, 1))),
+            LLVMInsertElement if active(i) => out.push(Need::Primal(ir::operand(i, 2))),
+            LLVMLoad if active(i) && ir::contains_float(ir::type_of(i)) => out.push(Need::Shadow(ir::operand(i, 0))),
+            LLVMStore if active(ir::operand(i, 1)) && !ir::is_pointer(ir::type_of(ir::operand(i, 0))) => out.push(Need::Shadow(ir::operand(i, 1))),
+            LLVMAtomicRMW if active(ir::operand(i, 0)) && ir::contains_float(ir::type_of(i)) => out.push(Need::Shadow(ir::operand(i, 0))),
+            LLVMCall => self.call_needs(i, &mut out),
+            _ if active(i) => {
+                if let Some(rule) = rules::rule_for_opcode(op) {
+                    self.rule_needs(i, rule, &ir::operands(i), &mut out);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn rule_needs(&self, i: Value, rule: &rules::Rule, args: &[Value], out: &mut Vec<Need>) {
+        for (k, p) in rule.partials.iter().enumerate() {
+            let Some(p) = p else { continue };
+            if !self.activity.is_active(args[k]) {
+                continue;
+            }
+            let mut vars = Vec::new();
+            p.vars(&mut vars);
+            for v in vars {
+                let n = if v == "r" { Need::Primal(i) } else { Need::Primal(args[rule.param_index(&v).unwrap()]) };
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+
+    fn call_needs(&self, i: Value, out: &mut Vec<Need>) {
+        let Some(callee) = ir::called_function(i) else { return };
+        let name = ir::name_of(callee);
+        let args = ir::call_args(i);
+        if let Some(rule) = rules::rule_for_callee(&name) {
+            if self.activity.is_active(i) {
+                self.rule_needs(i, rule, &args, out);
+            }
+            return;
+        }
+        if let Some(t) = memory::memory_transfer(&name) {
+            if self.activity.is_active(args[0]) {
+                out.push(Need::Shadow(args[0]));
+                if t != memory::Transfer::Set && self.activity.is_active(args[1]) {
+                    out.push(Need::Shadow(args[1]));
+                }
+                out.push(Need::Primal(args[2]));
+            }
+            return;
+        }
+        if let Some(memory::Alloc::Allocate { .. }) = memory::allocator(&name) {
+            if self.deferred_frees.contains_key(&i) {
+                out.push(Need::Primal(i));
+                out.push(Need::Shadow(i));
+            }
+            return;
+        }
+        if self.call_is_differentiated(i) {
+            for a in &args {
+                out.push(Need::Primal(*a));
+                if call_arg_is_active(*a, self.activity.active_set()) && ir::is_pointer(ir::type_of(*a)) {
+                    out.push(Need::Shadow(*a));
+                }
+            }
+            out.push(Need::CallTape(i));
+        }
+    }
+
+    pub fn strategy(&mut self, n: Need) -> Strategy {
+        if let Some(s) = self.strategies.get(&n) {
+            return *s;
+        }
+        let s = self.compute_strategy(n);
+        self.strategies.insert(n, s);
+        s
+    }
+
+    fn defined_once_before_exit(&self, v: Value) -> bool {
+        if !self.req.combined || !ir::is_instruction(v) {
+            return false;
+        }
+        match self.cfg.block_index(ir::parent_block(v)) {
+            Some(b) => !self.cfg.in_loop(b) && self.cfg.dominates_exits(b),
+            None => false,
+        }
+    }
+
+    fn compute_strategy(&mut self, n: Need) -> Strategy {
+        match n {
+            Need::CallTape(i) => {
+                if self.defined_once_before_exit(i) {
+                    Strategy::Direct
+                } else {
+                    Strategy::Cache
+                }
+            }
+            Need::Primal(v) => {
+                if !ir::is_instruction(v) {
+                    return Strategy::Direct;
+                }
+                if self.defined_once_before_exit(v) {
+                    return Strategy::Direct;
+                }
+                let op = ir::opcode(v).unwrap();
+                if cheap_integer_or_address(op) {
+                    return Strategy::Recompute;
+                }
+                if cheap_float(op) && ir::operands(v).into_iter().all(|o| self.strategy(Need::Primal(o)) != Strategy::Cache) {
+                    return Strategy::Recompute;
+                }
+                if op == LLVMLoad && self.load_is_repeatable(v) {
+                    return Strategy::Recompute;
+                }
+                Strategy::Cache
+            }
+            Need::Shadow(v) => {
+                if ir::is_argument(v) {
+                    return Strategy::Direct;
+                }
+                if ir::is_constant(v) {
+                    return Strategy::Direct;
+                }
+                if self.defined_once_before_exit(v) {
+                    return Strategy::Direct;
+                }
+                match ir::opcode(v) {
+                    Some(LLVMAlloca) if !self.req.combined => Strategy::ReverseAlloca,
+                    Some(LLVMGetElementPtr) | Some(LLVMBitCast) | Some(LLVMAddrSpaceCast) => Strategy::Recompute,
+                    _ => Strategy::Cache,
+                }
+            }
+        }
+    }
+
+    /// A load can be repeated in the reverse sweep when nothing writes its memory in this
+    /// function and nothing else can between the sweeps (combined mode only: in split mode
+    /// the caller may overwrite arguments, and the forward sweep's stack is gone).
+    fn load_is_repeatable(&self, load: Value) -> bool {
+        if !self.req.combined || unsafe { llvm_sys::core::LLVMGetVolatile(load) } != 0 {
+            return false;
+        }
+        !self.memory.may_be_overwritten(ir::operand(load, 0))
+    }
+
+    /// The needs a recomputation reads.
+    pub fn recompute_operands(&self, n: Need) -> Vec<Need> {
+        match n {
+            Need::Primal(v) => ir::operands(v).into_iter().filter(|o| !is_block_or_metadata(*o)).map(Need::Primal).collect(),
+            Need::Shadow(v) => {
+                let mut out = vec![Need::Shadow(ir::operand(v, 0))];
+                for k in 1..ir::num_operands(v) {
+                    out.push(Need::Primal(ir::operand(v, k)));
+                }
+                out
+            }
+            Need::CallTape(_) => vec![],
+        }
+    }
+
+    /// Records that block `b`'s reverse reads `n`, adding caches where needed.
+    pub fn plan(&mut self, n: Need, b: usize) {
+        match self.strategy(n) {
+            Strategy::Direct | Strategy::ReverseAlloca => {}
+            Strategy::Recompute => {
+                for o in self.recompute_operands(n) {
+                    self.plan(o, b);
+                }
+            }
+            Strategy::Cache => {
+                if !self.caches[b].contains(&n) {
+                    self.caches[b].push(n);
+                }
+            }
+        }
+    }
+}
+
+fn is_block_or_metadata(v: Value) -> bool {
+    ir::value_as_block(v).is_some() || unsafe { llvm_sys::core::LLVMIsAMDNode(v).is_null() == false }
+}

@@ -1,0 +1,147 @@
+//! The tape: a LIFO byte stack that the forward sweep pushes each block's cached values
+//! onto (one group per block execution) and the reverse sweep pops in mirror order.
+//!
+//! Its state `{ptr base, i64 top, i64 cap}` lives in an `alloca` of the generated function
+//! (promoted to registers after inlining). Pushing goes through `radx.tape.push`, which
+//! reserves a group and grows the buffer by doubling; both helpers are `alwaysinline`, so
+//! after optimization a push is a compare, a predictable branch and plain stores. In split
+//! mode the state is moved into a small heap header that is the opaque tape pointer.
+
+use crate::ir::{self, builder::Builder, Type, Value};
+use llvm_sys::core::*;
+use llvm_sys::LLVMIntPredicate;
+
+pub const PUSH: &str = "radx.tape.push";
+pub const POP: &str = "radx.tape.pop";
+pub const STATE_BYTES: u64 = 24;
+
+pub fn state_type(b: &Builder) -> Type {
+    b.struct_type(&[b.ptr_type(), b.i64_type(), b.i64_type()])
+}
+
+fn helper_type(b: &Builder) -> Type {
+    let mut params = [b.ptr_type(), b.i64_type()];
+    unsafe { LLVMFunctionType(b.ptr_type(), params.as_mut_ptr(), 2, 0) }
+}
+
+/// `ptr radx.tape.push(ptr state, i64 bytes)`: reserves `bytes` and returns where to write.
+/// `ptr radx.tape.pop(ptr state, i64 bytes)`: releases `bytes` and returns where they start.
+pub fn helpers(b: &Builder) -> (Value, Value) {
+    let m = b.module;
+    let existing = unsafe { LLVMGetNamedFunction(m, ir::cstring(PUSH).as_ptr()) };
+    if !existing.is_null() {
+        let pop = unsafe { LLVMGetNamedFunction(m, ir::cstring(POP).as_ptr()) };
+        return (existing, pop);
+    }
+    let ty = helper_type(b);
+    let st = state_type(b);
+    let (i64t, ptr) = (b.i64_type(), b.ptr_type());
+    let realloc_ty = unsafe {
+        let mut p = [ptr, i64t];
+        LLVMFunctionType(ptr, p.as_mut_ptr(), 2, 0)
+    };
+    let push = b.get_or_declare(PUSH, ty);
+    let pop = b.get_or_declare(POP, ty);
+    for f in [push, pop] {
+        unsafe { LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
+        ir::add_fn_attr(f, "alwaysinline");
+        ir::add_fn_attr(f, "nounwind");
+    }
+    let h = Builder::new(m);
+    unsafe {
+        let ctx = h.ctx;
+        // push
+        let entry = LLVMAppendBasicBlockInContext(ctx, push, b"entry\0".as_ptr() as *const _);
+        let grow = LLVMAppendBasicBlockInContext(ctx, push, b"grow\0".as_ptr() as *const _);
+        let done = LLVMAppendBasicBlockInContext(ctx, push, b"done\0".as_ptr() as *const _);
+        let state = LLVMGetParam(push, 0);
+        let bytes = LLVMGetParam(push, 1);
+        h.position_at_end(entry);
+        let top_p = LLVMBuildStructGEP2(h.raw(), st, state, 1, b"\0".as_ptr() as *const _);
+        let cap_p = LLVMBuildStructGEP2(h.raw(), st, state, 2, b"\0".as_ptr() as *const _);
+        let top = h.load(i64t, top_p);
+        let cap = h.load(i64t, cap_p);
+        let need = LLVMBuildAdd(h.raw(), top, bytes, b"\0".as_ptr() as *const _);
+        let full = LLVMBuildICmp(h.raw(), LLVMIntPredicate::LLVMIntUGT, need, cap, b"\0".as_ptr() as *const _);
+        LLVMBuildCondBr(h.raw(), full, grow, done);
+        h.position_at_end(grow);
+        let twice = LLVMBuildShl(h.raw(), cap, h.const_int(i64t, 1), b"\0".as_ptr() as *const _);
+        let m1 = h.call_intrinsic("llvm.umax", &[i64t], &[twice, need]);
+        let newcap = h.call_intrinsic("llvm.umax", &[i64t], &[m1, h.const_int(i64t, 4096)]);
+        let base = h.load(ptr, state);
+        let nb = h.call_named("realloc", realloc_ty, &[base, newcap]);
+        h.store(nb, state);
+        h.store(newcap, cap_p);
+        h.br(done);
+        h.position_at_end(done);
+        let base = h.load(ptr, state);
+        h.store(need, top_p);
+        let at = {
+            let mut idx = [top];
+            LLVMBuildGEP2(h.raw(), h.i8_type(), base, idx.as_mut_ptr(), 1, b"\0".as_ptr() as *const _)
+        };
+        h.ret(Some(at));
+        // pop
+        let entry = LLVMAppendBasicBlockInContext(ctx, pop, b"entry\0".as_ptr() as *const _);
+        let state = LLVMGetParam(pop, 0);
+        let bytes = LLVMGetParam(pop, 1);
+        h.position_at_end(entry);
+        let top_p = LLVMBuildStructGEP2(h.raw(), st, state, 1, b"\0".as_ptr() as *const _);
+        let top = h.load(i64t, top_p);
+        let nt = LLVMBuildSub(h.raw(), top, bytes, b"\0".as_ptr() as *const _);
+        h.store(nt, top_p);
+        let base = h.load(ptr, state);
+        let at = {
+            let mut idx = [nt];
+            LLVMBuildGEP2(h.raw(), h.i8_type(), base, idx.as_mut_ptr(), 1, b"\0".as_ptr() as *const _)
+        };
+        h.ret(Some(at));
+    }
+    (push, pop)
+}
+
+/// Byte layout of one block's group: each value at an 8-byte-aligned offset.
+pub fn layout(m: llvm_sys::prelude::LLVMModuleRef, types: &[Type]) -> (Vec<u64>, u64) {
+    let mut offsets = Vec::new();
+    let mut at = 0u64;
+    for t in types {
+        offsets.push(at);
+        let size = unsafe { llvm_sys::target::LLVMStoreSizeOfType(llvm_sys::target::LLVMGetModuleDataLayout(m), *t) };
+        at += (size + 7) / 8 * 8;
+    }
+    (offsets, at)
+}
+
+pub fn push_group(b: &Builder, state: Value, values: &[Value]) {
+    if values.is_empty() {
+        return;
+    }
+    let types: Vec<Type> = values.iter().map(|v| ir::type_of(*v)).collect();
+    let (offs, total) = layout(b.module, &types);
+    let (push, _) = helpers(b);
+    let at = b.call(helper_type(b), push, &[state, b.const_int(b.i64_type(), total)]);
+    for (v, off) in values.iter().zip(offs) {
+        let p = if off == 0 { at } else { b.gep_bytes(at, off) };
+        let s = b.store(*v, p);
+        unsafe { LLVMSetAlignment(s, 8) };
+    }
+}
+
+pub fn pop_group(b: &Builder, state: Value, types: &[Type]) -> Vec<Value> {
+    if types.is_empty() {
+        return vec![];
+    }
+    let (offs, total) = layout(b.module, types);
+    let (_, pop) = helpers(b);
+    let at = b.call(helper_type(b), pop, &[state, b.const_int(b.i64_type(), total)]);
+    types
+        .iter()
+        .zip(offs)
+        .map(|(t, off)| {
+            let p = if off == 0 { at } else { b.gep_bytes(at, off) };
+            let l = b.load(*t, p);
+            unsafe { LLVMSetAlignment(l, 8) };
+            l
+        })
+        .collect()
+}
