@@ -40,7 +40,7 @@ impl Diagnostic {
     /// Names the instruction, its function and its source line.
     pub fn at(mut self, inst: Value) -> Diagnostic {
         if ir::is_instruction(inst) {
-            self.construct = Some(ir::value_to_string(inst));
+            self.construct = Some(without_attachments(&ir::value_to_string(inst)).to_string());
             if self.location.is_none() {
                 self.location = ir::source_loc(inst);
             }
@@ -100,4 +100,23 @@ pub fn demangle_clone_name(name: &str) -> &str {
     }
 }
 
+/// An instruction as printed, without its metadata attachments (`, !dbg !12, !tbaa !5`),
+/// which mean nothing to the reader of a diagnostic.
+pub fn without_attachments(s: &str) -> &str {
+    let b = s.as_bytes();
+    let end = (0..b.len().saturating_sub(3)).find(|&i| &b[i..i + 3] == b", !" && b[i + 3].is_ascii_alphabetic());
+    s[..end.unwrap_or(s.len())].trim_end()
+}
+
 pub type Result<T> = std::result::Result<T, Diagnostic>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn attachments_are_stripped() {
+        use super::without_attachments as w;
+        assert_eq!(w("%1 = load ptr, ptr @fp, align 8, !dbg !23, !tbaa !24"), "%1 = load ptr, ptr @fp, align 8");
+        assert_eq!(w("call void @g(metadata !12, i32 1), !dbg !3"), "call void @g(metadata !12, i32 1)");
+        assert_eq!(w("%2 = fmul double %0, %0"), "%2 = fmul double %0, %0");
+    }
+}

@@ -30,6 +30,8 @@ pub fn lower_call(engine: &mut Engine, call: Value, kind: MagicKind) -> Result<(
     let caller = ir::name_of(ir::parent_function(call));
     let loc = ir::source_loc(call);
     let located = |e: Diagnostic| {
+        // Errors about the request as a whole (no body to differentiate, ...) show the call.
+        let e = if e.construct.is_none() { e.at(call) } else { e };
         let e = if e.location.is_none() { e.with_location(loc.clone()) } else { e };
         if e.function.is_none() {
             e.in_function(caller.clone())
@@ -46,6 +48,20 @@ pub fn lower_call(engine: &mut Engine, call: Value, kind: MagicKind) -> Result<(
 }
 
 fn lower_forward(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()> {
+    if let Some(&extra) = p.trailing.first() {
+        let fname = ir::name_of(p.function);
+        let n = ir::param_types(ir::function_type(p.function)).len();
+        return Err(Diagnostic::new(
+            Code::BadRequest,
+            format!(
+                "too many arguments: `{fname}` takes {n} parameter(s), but {} more value(s) follow them, the first `{}`",
+                p.trailing.len(),
+                crate::forward::short(extra)
+            ),
+        )
+        .at(p.call)
+        .hint("in forward mode an enzyme_dup argument takes its value and one tangent per batch lane (enzyme_width); enzyme_const and unmarked integers take only the value"));
+    }
     let ret = ir::return_type(ir::function_type(p.function));
     let wants_result = p.sret.is_some() || !ir::is_void(ir::type_of(p.call));
     let req = ForwardRequest {
@@ -139,8 +155,7 @@ fn aggregate_fields(t: Type) -> Vec<Type> {
 }
 
 fn check_shape(p: &ParsedCall, want: Type, fields: &[Type], values: &[Value]) -> Result<()> {
-    let ok = fields.len() == values.len()
-        && fields.iter().zip(values).all(|(f, v)| *f == ir::type_of(*v) || (ir::is_float(*f) && ir::is_float(ir::type_of(*v))));
+    let ok = fields.len() == values.len() && fields.iter().zip(values).all(|(f, v)| convertible(ir::type_of(*v), *f));
     if ok {
         return Ok(());
     }
@@ -160,9 +175,33 @@ fn check_shape(p: &ParsedCall, want: Type, fields: &[Type], values: &[Value]) ->
     .hint("declare the magic function with a return type holding exactly these values (a struct of them when there are several)"))
 }
 
+/// Whether a value of type `have` can be delivered as `want`: the same type, floats of
+/// another precision, or structs and arrays of the same shape (C declares `struct pair`
+/// where the callee's ABI returns the literal `{ double, double }`).
+fn convertible(have: Type, want: Type) -> bool {
+    let lanes = |t: Type| if ir::is_float_scalar(t) { 0 } else { unsafe { LLVMGetVectorSize(t) } };
+    if have == want || (ir::is_float(have) && ir::is_float(want) && lanes(have) == lanes(want)) {
+        return true;
+    }
+    let (h, w) = (aggregate_fields(have), aggregate_fields(want));
+    ir::is_aggregate(have)
+        && ir::is_aggregate(want)
+        && h.len() == w.len()
+        && !h.is_empty()
+        && h.iter().zip(&w).all(|(a, b)| convertible(*a, *b))
+}
+
 fn convert(b: &Builder, v: Value, want: Type) -> Value {
-    if ir::type_of(v) == want {
+    let have = ir::type_of(v);
+    if have == want {
         v
+    } else if ir::is_aggregate(have) && ir::is_aggregate(want) {
+        let mut agg = b.undef(want);
+        for (k, f) in aggregate_fields(want).into_iter().enumerate() {
+            let e = convert(b, b.extract_value(v, k as u32), f);
+            agg = b.insert_value(agg, e, k as u32);
+        }
+        agg
     } else {
         b.fp_cast(v, want)
     }

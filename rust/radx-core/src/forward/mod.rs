@@ -86,7 +86,8 @@ impl Engine {
         if let Err(e) = result {
             self.forward_cache.remove(req);
             unsafe { LLVMDeleteFunction(func) };
-            return Err(e.in_function(crate::diag::demangle_clone_name(&ir::name_of(prepared)).to_string()));
+            // An error inside a callee's derivative already names the callee.
+            return Err(if e.function.is_some() { e } else { e.in_function(crate::diag::demangle_clone_name(&ir::name_of(prepared)).to_string()) });
         }
         self.generated.push(GeneratedFunction {
             name: ir::name_of(func),
@@ -382,9 +383,9 @@ impl<'e> ForwardFn<'e> {
 }
 
 pub(crate) fn short(v: Value) -> String {
-    let s = ir::value_to_string(v);
-    if s.len() > 80 {
-        format!("{}...", &s[..80])
+    let s = crate::diag::without_attachments(&ir::value_to_string(v)).to_string();
+    if s.chars().count() > 80 {
+        format!("{}...", s.chars().take(80).collect::<String>())
     } else {
         s
     }

@@ -1,0 +1,92 @@
+//! C programs differentiated end to end: each program in `tests/c/` is compiled by
+//! `radx cc` (clang-16 underneath) at -O0 and -O2, run, and must exit with 0, which it
+//! does when every derivative it computes with `__enzyme_fwddiff` matches its analytic
+//! value (see `tests/c/radx_fwd.h`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const RADX: &str = env!("CARGO_BIN_EXE_radx");
+
+/// The configurations every program is built in: unoptimized with debug info (each
+/// local variable is a stack slot until RadX canonicalises it), optimized (vectorized,
+/// inlined, aggregates split), and optimized with debug info (debug intrinsics and
+/// locations must survive).
+const CONFIGS: &[&[&str]] = &[&["-O0", "-g"], &["-O2"], &["-O2", "-g"]];
+
+fn c_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("c")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("radx-c-programs-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run_program(name: &str) {
+    let src = c_dir().join(format!("{name}.c"));
+    assert!(src.exists(), "{} is missing", src.display());
+    let dir = scratch(name);
+    let mut failures = Vec::new();
+    for cfg in CONFIGS {
+        let exe = dir.join(format!("{name}{}", cfg.join("")));
+        let out = Command::new(RADX)
+            .arg("cc")
+            .args(*cfg)
+            .args(["-Wall", "-I"])
+            .arg(c_dir())
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe)
+            .arg("-lm")
+            .output()
+            .expect("run radx cc");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "radx cc panicked on {name}.c {cfg:?}:\n{stderr}");
+        if !out.status.success() {
+            failures.push(format!("radx cc {} {name}.c failed ({}):\n{stderr}", cfg.join(" "), out.status));
+            continue;
+        }
+        let run = Command::new(&exe).output().expect("run the compiled program");
+        let text = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        if run.status.code() != Some(0) {
+            failures.push(format!("{name}.c built with {} exited with {}:\n{text}", cfg.join(" "), run.status));
+        } else {
+            assert!(text.contains(": ok ("), "{name}.c {cfg:?} exited with 0 without reporting its checks:\n{text}");
+            eprint!("[{}] {text}", cfg.join(" "));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+macro_rules! programs {
+    ($($name:ident),* $(,)?) => {
+        const PROGRAMS: &[&str] = &[$(stringify!($name)),*];
+        $(
+            #[test]
+            fn $name() {
+                run_program(stringify!($name));
+            }
+        )*
+    };
+}
+
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats);
+
+/// A program added to `tests/c/` must be listed above, or it would never run.
+#[test]
+fn every_program_is_listed() {
+    let mut unlisted = Vec::new();
+    for e in std::fs::read_dir(c_dir()).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|e| e.to_str()) == Some("c") {
+            let stem = p.file_stem().unwrap().to_str().unwrap().to_string();
+            if !PROGRAMS.contains(&stem.as_str()) {
+                unlisted.push(stem);
+            }
+        }
+    }
+    assert!(unlisted.is_empty(), "add these programs to `programs!` in c_programs.rs: {unlisted:?}");
+}
