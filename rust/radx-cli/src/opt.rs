@@ -132,7 +132,19 @@ pub fn run(a: &OptArgs) -> Result<(), Vec<Diagnostic>> {
     if a.stats {
         eprintln!("radx: {} magic call(s) lowered, {} function(s) generated", report.calls_lowered, report.generated.len());
         for g in &report.generated {
-            eprintln!("  {:<32} {:<8} width {:<2} from `{}`: {} instructions", g.name, g.mode, g.width, g.source, g.instructions);
+            eprintln!("  {:<32} {:<13} width {:<2} from `{}`: {} instructions", g.name, g.mode, g.width, g.source, g.instructions);
+            if let Some(t) = &g.tape {
+                let loops: Vec<String> = t.bytes_per_iteration.iter().map(|(h, b)| format!("{b} B per iteration of loop `{h}`")).collect();
+                eprintln!(
+                    "      tape: {} B per call{}{}",
+                    t.bytes_per_call,
+                    if loops.is_empty() { String::new() } else { format!(", {}", loops.join(", ")) },
+                    if t.cached.is_empty() { ", nothing cached".to_string() } else { String::new() }
+                );
+                for c in &t.cached {
+                    eprintln!("      cached: {c}");
+                }
+            }
         }
     }
     if let Some(path) = &a.stats_json {

@@ -12,10 +12,12 @@ use std::ffi::CStr;
 /// Canonicalisation of the copies derivatives are generated from: promote memory to
 /// registers, fold, and simplify control flow. Runs even on -O0 code (whose originals
 /// stay untouched), so derivatives never shadow a local variable's stack slot.
-pub const PREPARE_PIPELINE: &str = "function(sroa,mem2reg,early-cse,instcombine,simplifycfg)";
+/// Loops end in canonical form (preheaders, one latch, exits entered only from the loop),
+/// which lets the reverse sweep recover induction variables instead of caching them.
+pub const PREPARE_PIPELINE: &str = "function(sroa,mem2reg,early-cse,instcombine,simplifycfg,loop-simplify,lcssa)";
 
 /// Cleanup of generated functions when the caller will not optimize them itself.
-pub const CLEANUP_PIPELINE: &str = "function(instcombine,early-cse,simplifycfg,dse,adce)";
+pub const CLEANUP_PIPELINE: &str = "function(sroa,mem2reg,instcombine,early-cse,simplifycfg,dse,adce)";
 
 /// Runs a function pipeline on `funcs` only: every other defined function is marked
 /// `optnone` for the duration, which the pass manager honours.

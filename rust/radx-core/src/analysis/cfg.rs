@@ -25,6 +25,22 @@ pub struct Loop {
     pub latches: Vec<usize>,
     pub body: Vec<usize>,
     pub parent: Option<usize>,
+    /// Blocks outside the loop that loop blocks branch to.
+    pub exits: Vec<usize>,
+    pub induction: Option<Induction>,
+}
+
+/// A canonical induction variable: `iv = phi [start, preheader], [iv + step, latch]`, in a
+/// loop with one preheader, one latch and exits reached only from inside the loop. The
+/// reverse sweep recovers every iteration's value from the last one, so neither the
+/// variable nor the header's branch decision needs the tape.
+#[derive(Clone, Copy, Debug)]
+pub struct Induction {
+    pub phi: Value,
+    pub start: Value,
+    pub step: i64,
+    pub preheader: usize,
+    pub latch: usize,
 }
 
 impl Cfg {
@@ -101,7 +117,16 @@ impl Cfg {
                 }
             }
             body.sort();
-            self.loops.push(Loop { header: h, latches, body, parent: None });
+            let mut exits = Vec::new();
+            for &x in &body {
+                for &s in &self.succs[x] {
+                    if !body.contains(&s) && !exits.contains(&s) {
+                        exits.push(s);
+                    }
+                }
+            }
+            let induction = self.find_induction(h, &latches, &body, &exits);
+            self.loops.push(Loop { header: h, latches, body, parent: None, exits, induction });
         }
         // Innermost loop = the smallest containing body; headers in RPO make outer loops first.
         for l in 0..self.loops.len() {
@@ -118,6 +143,58 @@ impl Cfg {
                 .filter(|&o| o != l && self.loops[o].body.contains(&h) && self.loops[o].body.len() > self.loops[l].body.len())
                 .min_by_key(|&o| self.loops[o].body.len());
         }
+    }
+}
+
+impl Cfg {
+    fn find_induction(&self, h: usize, latches: &[usize], body: &[usize], exits: &[usize]) -> Option<Induction> {
+        if latches.len() != 1 || self.preds[h].len() != 2 {
+            return None;
+        }
+        let latch = latches[0];
+        let preheader = *self.preds[h].iter().find(|&&p| p != latch)?;
+        if body.contains(&preheader) || exits.iter().any(|&e| self.preds[e].iter().any(|p| !body.contains(p))) {
+            return None;
+        }
+        for phi in ir::instructions(self.blocks[h]) {
+            if ir::opcode(phi) != Some(LLVMOpcode::LLVMPHI) {
+                break;
+            }
+            if ir::type_kind(ir::type_of(phi)) != llvm_sys::LLVMTypeKind::LLVMIntegerTypeKind {
+                continue;
+            }
+            let (mut start, mut next) = (None, None);
+            unsafe {
+                for k in 0..llvm_sys::core::LLVMCountIncoming(phi) {
+                    let b = llvm_sys::core::LLVMGetIncomingBlock(phi, k);
+                    let v = llvm_sys::core::LLVMGetIncomingValue(phi, k);
+                    if Some(b) == self.blocks.get(preheader).copied() {
+                        start = Some(v);
+                    } else if Some(b) == self.blocks.get(latch).copied() {
+                        next = Some(v);
+                    }
+                }
+            }
+            let (Some(start), Some(next)) = (start, next) else { continue };
+            if ir::opcode(next) != Some(LLVMOpcode::LLVMAdd) {
+                continue;
+            }
+            let (a, b) = (ir::operand(next, 0), ir::operand(next, 1));
+            let step = if a == phi { ir::const_int_value(b) } else if b == phi { ir::const_int_value(a) } else { None };
+            if let Some(step) = step.filter(|s| *s != 0) {
+                return Some(Induction { phi, start, step, preheader, latch });
+            }
+        }
+        None
+    }
+
+    /// The loop whose canonical induction variable `v` is.
+    pub fn induction_loop(&self, v: Value) -> Option<usize> {
+        self.loops.iter().position(|l| l.induction.map(|i| i.phi) == Some(v))
+    }
+
+    pub fn loop_contains(&self, l: usize, b: usize) -> bool {
+        self.loops[l].body.contains(&b)
     }
 }
 

@@ -83,6 +83,7 @@ impl<'e> RevGen<'e> {
     fn reverse_block(&mut self, b: usize, exit: ir::Block) -> Result<()> {
         self.rb.position_at_end(self.rblocks[b]);
         self.memo.clear();
+        self.current = b;
         let needs = self.caches[b].clone();
         let mut types: Vec<Type> = needs
             .iter()
@@ -91,7 +92,7 @@ impl<'e> RevGen<'e> {
                 Need::CallTape(_) => self.rb.ptr_type(),
             })
             .collect();
-        let multi = self.cfg.preds[b].len() > 1;
+        let multi = self.records_predecessor(b);
         if multi {
             types.push(self.rb.i32_type());
         }
@@ -117,6 +118,11 @@ impl<'e> RevGen<'e> {
         }
         let active_phis: Vec<Value> = phis.into_iter().filter(|p| self.activity.is_active(*p) && ir::contains_float(ir::type_of(*p))).collect();
         let phi_adjoints: Vec<(Value, Value)> = active_phis.into_iter().map(|p| (p, self.take_value(p))).collect();
+        self.enter_loops_in_reverse(b)?;
+        if let Some(l) = self.cfg.loops.iter().position(|l| l.header == b && l.induction.is_some()) {
+            self.leave_header_in_reverse(l, &phi_adjoints);
+            return Ok(());
+        }
         let preds = self.cfg.preds[b].clone();
         if preds.is_empty() {
             self.rb.br(exit);
@@ -143,6 +149,59 @@ impl<'e> RevGen<'e> {
             self.rb.br(self.rblocks[p]);
         }
         Ok(())
+    }
+
+    fn induction_slots(&mut self, l: usize) -> (Value, Value) {
+        if let Some(&s) = self.induction_slots.get(&l) {
+            return s;
+        }
+        let t = ir::type_of(self.cfg.loops[l].induction.unwrap().phi);
+        let s = (self.rb.entry_alloca(self.rev, t), self.rb.entry_alloca(self.rev, t));
+        self.induction_slots.insert(l, s);
+        s
+    }
+
+    /// Leaving exit block `b` backwards enters the loops it exits: their reverse counters
+    /// start at the induction variable's last value.
+    fn enter_loops_in_reverse(&mut self, b: usize) -> Result<()> {
+        let term = ir::terminator(self.cfg.blocks[b]);
+        for l in 0..self.cfg.loops.len() {
+            let Some(iv) = self.cfg.loops[l].induction else { continue };
+            if !self.cfg.loops[l].exits.contains(&b) {
+                continue;
+            }
+            let last = self.materialize(Need::Primal(iv.phi), term)?;
+            let start = self.materialize(Need::Primal(iv.start), term)?;
+            let (cur, first) = self.induction_slots(l);
+            self.rb.store(last, cur);
+            self.rb.store(start, first);
+        }
+        Ok(())
+    }
+
+    /// The reverse of a loop header: the first iteration came from the preheader, every
+    /// other from the latch, one step earlier.
+    fn leave_header_in_reverse(&mut self, l: usize, phi_adjoints: &[(Value, Value)]) {
+        let iv = self.cfg.loops[l].induction.unwrap();
+        let (cur_slot, first_slot) = self.induction_slots(l);
+        let t = ir::type_of(iv.phi);
+        let cur = self.rb.load(t, cur_slot);
+        let first = self.rb.load(t, first_slot);
+        let at_start = unsafe { LLVMBuildICmp(self.rb.raw(), llvm_sys::LLVMIntPredicate::LLVMIntEQ, cur, first, NO_NAME) };
+        let ctx = self.rb.ctx;
+        let b = self.cfg.loops[l].header;
+        let to_pre = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, ir::cstring(&format!("rev.edge.{b}.{}", iv.preheader)).as_ptr()) };
+        let to_latch = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, ir::cstring(&format!("rev.edge.{b}.{}", iv.latch)).as_ptr()) };
+        unsafe { LLVMBuildCondBr(self.rb.raw(), at_start, to_pre, to_latch) };
+        let bb = self.cfg.blocks[b];
+        self.rb.position_at_end(to_pre);
+        self.phi_edge(bb, iv.preheader, phi_adjoints);
+        self.rb.br(self.rblocks[iv.preheader]);
+        self.rb.position_at_end(to_latch);
+        let prev = unsafe { LLVMBuildSub(self.rb.raw(), cur, LLVMConstInt(t, iv.step as u64, 1), NO_NAME) };
+        self.rb.store(prev, cur_slot);
+        self.phi_edge(bb, iv.latch, phi_adjoints);
+        self.rb.br(self.rblocks[iv.latch]);
     }
 
     /// Hands each phi's adjoint to the value it took on the edge from `pred`.
@@ -241,6 +300,17 @@ impl<'e> RevGen<'e> {
 
     pub fn materialize(&mut self, n: Need, at: Value) -> Result<Value> {
         if let Some(&v) = self.memo.get(&n) {
+            return Ok(v);
+        }
+        if let Some(l) = self.induction_in(n, self.current) {
+            let (cur, _) = self.induction_slots(l);
+            let v = self.rb.load(ir::type_of(need_value(n)), cur);
+            self.memo.insert(n, v);
+            return Ok(v);
+        }
+        if self.recompute_in.contains(&(n, self.current)) {
+            let v = self.recompute(n, at)?;
+            self.memo.insert(n, v);
             return Ok(v);
         }
         let v = match (self.strategy(n), n) {

@@ -53,6 +53,12 @@ pub struct RevGen<'e> {
     pub exit_values: Vec<(Block, Value)>,
     /// Combined mode: the branches from the forward sweep's returns to the reverse sweep.
     pub exit_branches: Vec<Value>,
+    /// The primal block whose reverse is being emitted.
+    pub current: usize,
+    /// Per loop with an induction variable: slots for the reverse counter and its start.
+    pub induction_slots: HashMap<usize, (Value, Value)>,
+    /// Cached values a block recomputes instead (see `drop_redundant_caches`).
+    pub recompute_in: HashSet<(Need, usize)>,
 }
 
 pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunctions> {
@@ -111,6 +117,9 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         callees: HashMap::new(),
         exit_values: Vec::new(),
         exit_branches: Vec::new(),
+        current: 0,
+        induction_slots: HashMap::new(),
+        recompute_in: HashSet::new(),
         cfg,
         engine,
     };
@@ -154,6 +163,17 @@ impl<'e> RevGen<'e> {
                 }
             }
         }
+        // Each exit of a loop with an induction variable hands the reverse its last and
+        // first values, once per run of the loop.
+        for l in 0..self.cfg.loops.len() {
+            if let Some(iv) = self.cfg.loops[l].induction {
+                for e in self.cfg.loops[l].exits.clone() {
+                    self.plan(Need::Primal(iv.phi), e);
+                    self.plan(Need::Primal(iv.start), e);
+                }
+            }
+        }
+        self.drop_redundant_caches();
         self.setup_functions();
         self.forward_sweep()?;
         self.reverse_sweep()?;
@@ -178,6 +198,12 @@ impl<'e> RevGen<'e> {
                 }
             }
         }
+    }
+
+    /// Does the forward sweep record which predecessor block `b` was entered from? Not
+    /// when the reverse can tell from an induction variable.
+    pub fn records_predecessor(&self, b: usize) -> bool {
+        self.cfg.preds[b].len() > 1 && !self.cfg.loops.iter().any(|l| l.header == b && l.induction.is_some())
     }
 
     pub fn call_is_differentiated(&self, i: Value) -> bool {
@@ -325,7 +351,7 @@ impl<'e> RevGen<'e> {
         for b in 0..self.cfg.blocks.len() {
             let bb = self.cfg.blocks[b];
             self.fb.position_at_end(self.fblocks[b]);
-            if self.cfg.preds[b].len() > 1 {
+            if self.records_predecessor(b) {
                 let p = self.fb.phi(self.fb.i32_type());
                 self.pred_phis.insert(b, p);
             }
@@ -608,6 +634,16 @@ impl<'e> RevGen<'e> {
         Ok(())
     }
 
+    /// A block's name, or its position when the front end left it unnamed.
+    fn block_label(&self, b: usize) -> String {
+        let n = ir::name_of(ir::block_as_value(self.cfg.blocks[b]));
+        if n.is_empty() {
+            format!("#{b}")
+        } else {
+            n
+        }
+    }
+
     fn tape_stats(&self) -> TapeStats {
         let mut st = TapeStats::default();
         let mut per_loop: HashMap<usize, u64> = HashMap::new();
@@ -627,7 +663,7 @@ impl<'e> RevGen<'e> {
                     Need::Shadow(v) => ("shadow of ", *v),
                     Need::CallTape(v) => ("tape of ", *v),
                 };
-                st.cached.push(format!("{what}{} (block {})", short(v), ir::name_of(ir::block_as_value(self.cfg.blocks[b]))));
+                st.cached.push(format!("{what}{} (block {})", short(v), self.block_label(b)));
             }
             if self.pred_phis.contains_key(&b) {
                 types.push(self.fb.i32_type());
@@ -642,7 +678,8 @@ impl<'e> RevGen<'e> {
         loops.sort();
         for (l, bytes) in loops {
             let h = self.cfg.blocks[self.cfg.loops[l].header];
-            st.bytes_per_iteration.push((ir::name_of(ir::block_as_value(h)), bytes));
+            let _ = h;
+            st.bytes_per_iteration.push((self.block_label(self.cfg.loops[l].header), bytes));
         }
         if self.cfg.exits.len() > 1 {
             st.bytes_per_call += 8;

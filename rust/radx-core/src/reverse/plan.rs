@@ -213,8 +213,46 @@ impl<'e> RevGen<'e> {
         }
     }
 
+    /// The loop whose induction variable `n` is, when read inside that loop (its value
+    /// comes from the reverse counter there).
+    pub fn induction_in(&self, n: Need, b: usize) -> Option<usize> {
+        let Need::Primal(v) = n else { return None };
+        self.cfg.induction_loop(v).filter(|&l| self.cfg.loop_contains(l, b))
+    }
+
+    /// A cached `fadd`/`fmul`/... whose operands the same block caches anyway is cheaper
+    /// to redo from them than to store: one value on the tape instead of two.
+    pub fn drop_redundant_caches(&mut self) {
+        for b in 0..self.caches.len() {
+            loop {
+                let mut changed = false;
+                for n in self.caches[b].clone() {
+                    let Need::Primal(v) = n else { continue };
+                    if !ir::opcode(v).map(cheap_float).unwrap_or(false) {
+                        continue;
+                    }
+                    let ok = ir::operands(v).into_iter().all(|o| {
+                        let on = Need::Primal(o);
+                        on != n && (self.strategy(on) != Strategy::Cache || self.caches[b].contains(&on) || self.recompute_in.contains(&(on, b)))
+                    });
+                    if ok {
+                        self.caches[b].retain(|x| *x != n);
+                        self.recompute_in.insert((n, b));
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+        }
+    }
+
     /// Records that block `b`'s reverse reads `n`, adding caches where needed.
     pub fn plan(&mut self, n: Need, b: usize) {
+        if self.induction_in(n, b).is_some() {
+            return;
+        }
         match self.strategy(n) {
             Strategy::Direct | Strategy::ReverseAlloca => {}
             Strategy::Recompute => {
