@@ -1,1 +1,258 @@
+//! libradx: the C ABI of RadX (`include/radx.h`).
+//!
+//! Every entry point runs inside [`guard`], which catches panics (they become
+//! `RADX_ERR_INTERNAL`) and turns failures into `radx_error` chains. Every call parses the
+//! caller's buffer into an LLVM context of its own and disposes of it before returning,
+//! so calls are independent and may run concurrently.
 
+pub mod error;
+mod request;
+pub mod types;
+
+use error::{c_string, free_c_string, to_chain, Failure};
+use inkwell::context::Context;
+use inkwell::memory_buffer::MemoryBuffer;
+use inkwell::module::Module;
+use radx_core::{Code, Diagnostic, Options, Report};
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+pub use types::*;
+
+/// Runs `body`, catching panics; stores the error chain in `*error` when it is non-null.
+pub fn guard(error: *mut *mut RadxError, body: impl FnOnce() -> Result<(), Failure>) -> RadxStatus {
+    if !error.is_null() {
+        // SAFETY: the caller passes a writable `radx_error *` slot or NULL.
+        unsafe { *error = std::ptr::null_mut() };
+    }
+    let failure = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return RADX_OK,
+        Ok(Err(f)) => f,
+        Err(payload) => Failure::from_panic(payload),
+    };
+    let status = failure.status();
+    if !error.is_null() {
+        // Building the chain only allocates; a panic here (out of memory) leaves it NULL.
+        if let Ok(chain) = catch_unwind(AssertUnwindSafe(|| to_chain(failure))) {
+            unsafe { *error = chain };
+        }
+    }
+    status
+}
+
+/// Options from `RADX_FLAG_*` bits.
+pub(crate) fn options_from_flags(flags: u32) -> Result<Options, Failure> {
+    let known = (RADX_FLAG_NO_PREOPT | RADX_FLAG_NO_POSTOPT) as u32;
+    if flags & !known != 0 {
+        return Err(Failure::invalid(format!("unknown flag bits {:#x}", flags & !known)).hint("known flags: RADX_FLAG_NO_PREOPT, RADX_FLAG_NO_POSTOPT"));
+    }
+    Ok(Options { preopt: flags & RADX_FLAG_NO_PREOPT == 0, postopt: flags & RADX_FLAG_NO_POSTOPT == 0 })
+}
+
+/// Parses and verifies the caller's buffer (bitcode, or textual IR) in `ctx`.
+pub(crate) fn parse_module<'c>(ctx: &'c Context, bitcode: *const u8, len: usize) -> Result<Module<'c>, Failure> {
+    if bitcode.is_null() {
+        return Err(Failure::invalid("the bitcode pointer is NULL"));
+    }
+    if len == 0 {
+        return Err(Failure::api(RADX_ERR_MALFORMED_INPUT, "the bitcode buffer is empty"));
+    }
+    // SAFETY: the caller promises `len` readable bytes at `bitcode`.
+    let bytes = unsafe { std::slice::from_raw_parts(bitcode, len) };
+    let buf = MemoryBuffer::create_from_memory_range_copy(bytes, "radx-input");
+    let m = ctx.create_module_from_ir(buf).map_err(|e| {
+        Failure::from(Diagnostic::new(Code::MalformedInput, format!("the buffer is not LLVM bitcode or IR: {}", e.to_string().trim())))
+    })?;
+    if let Err(e) = m.verify() {
+        return Err(Diagnostic::new(Code::MalformedInput, format!("the module is not valid: {}", e.to_string().trim())).into());
+    }
+    Ok(m)
+}
+
+/// Writes the module as bitcode into a new `radx_result`.
+pub(crate) fn make_result(m: &Module, function_name: Option<&str>, report: &Report) -> *mut RadxResult {
+    let bc = m.write_bitcode_to_memory();
+    let bytes: Box<[u8]> = bc.as_slice().to_vec().into_boxed_slice();
+    let bitcode_len = bytes.len();
+    let bitcode = Box::into_raw(bytes) as *mut u8;
+    let json = serde_json::to_string(report).unwrap_or_else(|_| "{}".to_string());
+    Box::into_raw(Box::new(RadxResult {
+        bitcode,
+        bitcode_len,
+        function_name: function_name.map(c_string).unwrap_or(std::ptr::null_mut()),
+        calls_lowered: report.calls_lowered,
+        report_json: c_string(&json),
+    }))
+}
+
+fn check_result_slot(result: *mut *mut RadxResult) -> Result<(), Failure> {
+    if result.is_null() {
+        return Err(Failure::invalid("the result pointer is NULL"));
+    }
+    // SAFETY: non-null, and the caller passes a writable `radx_result *` slot.
+    unsafe { *result = std::ptr::null_mut() };
+    Ok(())
+}
+
+/// `const char *radx_version(void)`
+#[no_mangle]
+pub extern "C" fn radx_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+}
+
+/// `void radx_version_numbers(uint32_t *major, uint32_t *minor, uint32_t *patch)`
+///
+/// # Safety
+/// Each pointer is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn radx_version_numbers(major: *mut u32, minor: *mut u32, patch: *mut u32) {
+    let parse = |s: &str| s.parse::<u32>().unwrap_or(0);
+    for (p, v) in [
+        (major, parse(env!("CARGO_PKG_VERSION_MAJOR"))),
+        (minor, parse(env!("CARGO_PKG_VERSION_MINOR"))),
+        (patch, parse(env!("CARGO_PKG_VERSION_PATCH"))),
+    ] {
+        if !p.is_null() {
+            *p = v;
+        }
+    }
+}
+
+/// `const char *radx_status_name(radx_status status)`
+#[no_mangle]
+pub extern "C" fn radx_status_name(status: RadxStatus) -> *const c_char {
+    static NAMES: OnceLock<HashMap<RadxStatus, CString>> = OnceLock::new();
+    static UNKNOWN: &[u8] = b"unknown\0";
+    let names = NAMES.get_or_init(|| {
+        C_CONSTANTS
+            .iter()
+            .filter(|(n, _)| *n == "RADX_OK" || n.starts_with("RADX_ERR_"))
+            .map(|(n, v)| (*v as RadxStatus, CString::new(*n).expect("constant names have no NUL")))
+            .collect()
+    });
+    names.get(&status).map(|c| c.as_ptr()).unwrap_or(UNKNOWN.as_ptr() as *const c_char)
+}
+
+/// `radx_status radx_lower_module(const uint8_t *bitcode, size_t bitcode_len, uint32_t flags,
+/// radx_result **result, radx_error **error)`
+///
+/// # Safety
+/// `bitcode` points to `bitcode_len` readable bytes; `result` and `error` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn radx_lower_module(
+    bitcode: *const u8,
+    bitcode_len: usize,
+    flags: u32,
+    result: *mut *mut RadxResult,
+    error: *mut *mut RadxError,
+) -> RadxStatus {
+    guard(error, || {
+        check_result_slot(result)?;
+        let options = options_from_flags(flags)?;
+        let ctx = Context::create();
+        let m = parse_module(&ctx, bitcode, bitcode_len)?;
+        let report = radx_core::lower_module(m.as_mut_ptr(), &options)?;
+        *result = make_result(&m, None, &report);
+        Ok(())
+    })
+}
+
+/// `radx_status radx_differentiate(const uint8_t *bitcode, size_t bitcode_len,
+/// const radx_request *request, radx_result **result, radx_error **error)`
+///
+/// # Safety
+/// `bitcode` points to `bitcode_len` readable bytes; `request` is NULL or a valid request
+/// whose `function` is a NUL-terminated string and whose `args` holds `num_args` values;
+/// `result` and `error` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn radx_differentiate(
+    bitcode: *const u8,
+    bitcode_len: usize,
+    request: *const RadxRequest,
+    result: *mut *mut RadxResult,
+    error: *mut *mut RadxError,
+) -> RadxStatus {
+    guard(error, || {
+        check_result_slot(result)?;
+        if request.is_null() {
+            return Err(Failure::invalid("the request pointer is NULL"));
+        }
+        let req = *request;
+        request::check_mode(req.mode)?;
+        let options = options_from_flags(req.flags)?;
+        if req.function.is_null() {
+            return Err(Failure::invalid("request.function is NULL"));
+        }
+        let name = CStr::from_ptr(req.function).to_str().map_err(|_| Failure::invalid("request.function is not UTF-8"))?.to_string();
+        let activities: Vec<RadxActivity> = if req.num_args == 0 {
+            Vec::new()
+        } else if req.args.is_null() {
+            return Err(Failure::invalid(format!("request.args is NULL but request.num_args is {}", req.num_args)));
+        } else {
+            std::slice::from_raw_parts(req.args, req.num_args).to_vec()
+        };
+        let ctx = Context::create();
+        let m = parse_module(&ctx, bitcode, bitcode_len)?;
+        let (fname, report) = request::forward(&m, &name, &req, &activities, options)?;
+        *result = make_result(&m, Some(&fname), &report);
+        Ok(())
+    })
+}
+
+/// `void radx_result_free(radx_result *result)`
+///
+/// # Safety
+/// `result` is NULL or came from this library and has not been freed.
+#[no_mangle]
+pub unsafe extern "C" fn radx_result_free(result: *mut RadxResult) {
+    if result.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let r = Box::from_raw(result);
+        if !r.bitcode.is_null() {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(r.bitcode, r.bitcode_len)));
+        }
+        free_c_string(r.function_name);
+        free_c_string(r.report_json);
+    }));
+}
+
+/// `void radx_error_free(radx_error *error)`
+///
+/// # Safety
+/// `error` is NULL or the head of a chain from this library that has not been freed.
+#[no_mangle]
+pub unsafe extern "C" fn radx_error_free(error: *mut RadxError) {
+    let _ = catch_unwind(AssertUnwindSafe(|| error::free_chain(error)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_internal_error() {
+        let mut err: *mut RadxError = std::ptr::null_mut();
+        let status = guard(&mut err, || panic!("boom"));
+        assert_eq!(status, RADX_ERR_INTERNAL);
+        assert!(!err.is_null());
+        let msg = unsafe { CStr::from_ptr((*err).message) }.to_str().unwrap().to_string();
+        assert!(msg.contains("boom"), "{msg}");
+        assert!(unsafe { (*err).next }.is_null());
+        unsafe { radx_error_free(err) };
+        // Without an error slot only the status comes back.
+        assert_eq!(guard(std::ptr::null_mut(), || panic!("again")), RADX_ERR_INTERNAL);
+    }
+
+    #[test]
+    fn status_names() {
+        let name = |s| unsafe { CStr::from_ptr(radx_status_name(s)) }.to_str().unwrap().to_string();
+        assert_eq!(name(RADX_OK), "RADX_OK");
+        assert_eq!(name(RADX_ERR_UNSUPPORTED_MODE), "RADX_ERR_UNSUPPORTED_MODE");
+        assert_eq!(name(1234), "unknown");
+        assert_eq!(status_name(RADX_ERR_NO_RULE), "RADX_ERR_NO_RULE");
+    }
+}

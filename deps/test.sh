@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Every test: set up the machine, build RadX, run all Rust tests, the Enzyme-convention
+# conformance suite (../shared/conformance, when it is there) and the Julia tests (when
+# julia and julia/ are there). Exits non-zero if anything fails; every stage runs even
+# after an earlier one failed, and a summary closes the output.
+#
+#     bash deps/test.sh
+set -uo pipefail
+
+# Conformance groups RadX is expected to pass (comma separated, as run.sh --only takes
+# them). Reverse-mode groups join when reverse mode lands.
+CONFORMANCE_GROUPS=forward
+# Optimisation levels the suite is run at.
+CONFORMANCE_OPTS="-O0 -O1 -O2 -O3"
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+failed=()
+summary=()
+stage() { # stage NAME COMMAND... : runs one stage and records how it went
+  local name=$1
+  shift
+  echo
+  echo "== $name: $*"
+  if "$@"; then
+    summary+=("ok       $name")
+  else
+    summary+=("FAILED   $name")
+    failed+=("$name")
+  fi
+}
+skip() {
+  echo
+  echo "== $1: $2"
+  summary+=("skipped  $1 ($2)")
+}
+
+# Without the machine set up and radx built nothing else can run.
+echo "== deps/setup.sh"
+bash deps/setup.sh || { echo "deps/test.sh: deps/setup.sh failed" >&2; exit 1; }
+echo "== cargo build --release"
+cargo build --release || { echo "deps/test.sh: cargo build --release failed" >&2; exit 1; }
+
+stage "rust tests" cargo test --release --workspace
+
+SUITE="$ROOT/../shared/conformance"
+if [ -x "$SUITE/run.sh" ]; then
+  stage "conformance ($CONFORMANCE_GROUPS)" \
+    "$SUITE/run.sh" --opt "$CONFORMANCE_OPTS" --only "$CONFORMANCE_GROUPS" -- "$ROOT/target/release/radx" cc
+else
+  skip "conformance" "no conformance suite at $SUITE: skipped"
+fi
+
+if ! command -v julia >/dev/null 2>&1; then
+  skip "julia tests" "julia not found: skipped the Julia tests"
+elif [ ! -d "$ROOT/julia" ]; then
+  skip "julia tests" "no julia/ directory yet: skipped the Julia tests"
+else
+  stage "julia tests" env RADX_LIB="$ROOT/target/release/libradx.so" \
+    julia --project="$ROOT/julia" -e 'using Pkg; Pkg.instantiate(); Pkg.test()'
+fi
+
+echo
+echo "== summary"
+printf '  %s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "deps/test.sh: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "deps/test.sh: all passed"

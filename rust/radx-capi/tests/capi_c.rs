@@ -1,0 +1,40 @@
+//! Builds `tests/c/capi_test.c` against `include/radx.h` and the libradx.so cargo built,
+//! and runs it (it differentiates a module made by clang-16, compiles the result, runs it
+//! and checks the derivatives against analytic values).
+
+mod common;
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn c_program_using_libradx() {
+    let krate = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let libdir = [deps, deps.parent().unwrap()].into_iter().find(|d| d.join("libradx.so").exists()).expect("libradx.so built by cargo");
+    println!("using {}", libdir.join("libradx.so").display());
+    let work = common::scratch("c");
+    let clang = common::clang();
+    let build = Command::new(&clang)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-I"])
+        .arg(krate.join("include"))
+        .arg(krate.join("tests/c/capi_test.c"))
+        .arg("-L")
+        .arg(libdir)
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .args(["-lradx", "-o"])
+        .arg(work.join("capi_test"))
+        .output()
+        .expect("run clang-16");
+    assert!(build.status.success(), "building capi_test.c failed:\n{}", String::from_utf8_lossy(&build.stderr));
+    // cargo's LD_LIBRARY_PATH may list target/release (holding the libradx.so of the last
+    // `cargo build`) before deps/ (the one built for this test run): name the fresh one.
+    let run = Command::new(work.join("capi_test")).env("LD_LIBRARY_PATH", libdir).arg(&clang).arg(krate.join("tests/c")).arg(&work).output().unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    let err = String::from_utf8_lossy(&run.stderr);
+    println!("{out}\n{err}");
+    assert!(run.status.success(), "capi_test failed ({}):\n{out}\n{err}", run.status);
+    assert!(out.contains("check: all derivatives agree"), "{out}");
+    assert!(out.contains("magic: ") && out.contains(": ok"), "{out}");
+    assert!(out.contains("capi_test: all checks passed"), "{out}");
+}
