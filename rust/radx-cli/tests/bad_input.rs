@@ -287,6 +287,22 @@ int main(void) {
         message: &["`__enzyme_fwddiff_d3` is declared to return", "the derivative of `f` produces 1 value(s)"],
         construct: "@__enzyme_fwddiff_d3(",
     };
+    sret_result_of_the_wrong_size: BadC {
+        name: "sretsize",
+        src: "extern int enzyme_dup;
+typedef struct { double x, y, z; } vec3;
+typedef struct { vec3 a, b; } vec3x2;
+vec3x2 __enzyme_fwddiff_v2(void *, ...);
+vec3 make(double t) { vec3 v = {t, t * t, t * t * t}; return v; }
+int main(void) {
+  vec3x2 r = __enzyme_fwddiff_v2((void *)make, enzyme_dup, 2.0, 1.0); /* HERE */
+  return (int)r.a.x;
+}
+",
+        function: "main",
+        message: &["`__enzyme_fwddiff_v2` is declared to return", "(48 bytes), but `make` returns", "(24 bytes) through a hidden pointer"],
+        construct: "@__enzyme_fwddiff_v2(",
+    };
     variadic_function: BadC {
         name: "variadic",
         src: "extern int enzyme_dup;

@@ -1,5 +1,6 @@
 /* Structs by value (extractvalue/insertvalue at -O2, byval/sret memory at -O0), struct
- * returns, and structs through pointers. */
+ * returns (in registers and through sret, also of the differentiated function itself),
+ * and structs through pointers. */
 #include "radx_fwd.h"
 
 typedef struct { double a, b; } pair;
@@ -7,6 +8,11 @@ typedef struct { double x, y, z; } vec3;
 typedef struct { double w; int n; double v[3]; } mixed;
 typedef struct { pair p, t; } pair2;
 pair2 __enzyme_fwddiff_pair2(void *fn, ...);
+typedef struct { vec3 a, b; } vec3x2;
+typedef struct { vec3 a, b, c; } vec3x3;
+vec3 __enzyme_fwddiff_vec3(void *fn, ...);
+vec3x2 __enzyme_fwddiff_vec3x2(void *fn, ...);
+vec3x3 __enzyme_fwddiff_vec3x3(void *fn, ...);
 
 /* Two doubles by value: passed in registers ({double, double} or two doubles). */
 NOINLINE static pair rotate(pair p, double t) {
@@ -34,6 +40,14 @@ static double triple(double s) {
 static pair polar(double r, double t) {
   pair p = {r * cos(t), r * sin(t)};
   return p;
+}
+
+/* The differentiated function itself returns three doubles through a hidden sret
+ * pointer: the magic call's result receives the tangent ({primal, tangent...} with
+ * enzyme_primal_return, one tangent per lane with enzyme_width). */
+static vec3 make(double t, double s) {
+  vec3 v = {t * s, t * t, sin(t)};
+  return v;
 }
 
 /* A struct with an integer field, through a pointer. */
@@ -79,6 +93,27 @@ int main(void) {
   CHECK(pt.p.b, r * sin(th));
   CHECK(pt.t.a, 0.5 * cos(th) - 2.0 * r * sin(th));
   CHECK(pt.t.b, 0.5 * sin(th) + 2.0 * r * cos(th));
+
+  double u = 0.5, w = 3.0;
+  vec3 dv3 = __enzyme_fwddiff_vec3((void *)make, enzyme_dup, u, 1.0, enzyme_const, w);
+  CHECK(dv3.x, w);
+  CHECK(dv3.y, 2 * u);
+  CHECK(dv3.z, cos(u));
+  vec3x2 pd = __enzyme_fwddiff_vec3x2((void *)make, enzyme_primal_return, enzyme_dup, u, 1.0, enzyme_dup, w, 2.0);
+  CHECK(pd.a.x, u * w);
+  CHECK(pd.a.z, sin(u));
+  CHECK(pd.b.x, w + 2 * u);
+  CHECK(pd.b.y, 2 * u);
+  vec3x2 w2 = __enzyme_fwddiff_vec3x2((void *)make, enzyme_width, 2, u, 1.0, 0.0, w, 0.0, 1.0);
+  CHECK(w2.a.x, w);
+  CHECK(w2.b.x, u);
+  CHECK(w2.a.z, cos(u));
+  CHECK(w2.b.z, 0.0);
+  vec3x3 pw = __enzyme_fwddiff_vec3x3((void *)make, enzyme_width, 2, enzyme_primal_return, u, 1.0, 0.0, w, 0.0, 1.0);
+  CHECK(pw.a.y, u * u);
+  CHECK(pw.b.x, w);
+  CHECK(pw.c.x, u);
+  CHECK(pw.c.y, 0.0);
 
   mixed m = {2.0, 3, {1.0, -2.0, 0.5}}, dm;
   memset(&dm, 0, sizeof dm);

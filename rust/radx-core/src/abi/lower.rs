@@ -1,6 +1,6 @@
 //! Replacing magic calls by calls of generated derivatives.
 
-use super::{parse, ArgMode, MagicKind, ParsedCall};
+use super::{parse, ArgMode, MagicKind, ParsedArg, ParsedCall};
 use crate::diag::{Code, Diagnostic, Result};
 use crate::engine::{ArgActivity, Engine, ForwardRequest};
 use crate::ir::{self, builder::Builder, Type, Value};
@@ -64,9 +64,14 @@ fn lower_forward(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
     }
     let ret = ir::return_type(ir::function_type(p.function));
     let wants_result = p.sret.is_some() || !ir::is_void(ir::type_of(p.call));
+    let hidden = match p.function_sret {
+        Some(t) => Some(sret_result_arg(engine, b, p, t)?),
+        None => None,
+    };
+    let all_args: Vec<&ParsedArg> = hidden.iter().chain(&p.args).collect();
     let req = ForwardRequest {
         function: p.function,
-        args: p.args.iter().map(|a| if a.mode == ArgMode::Const { ArgActivity::Const } else { ArgActivity::Dup }).collect(),
+        args: all_args.iter().map(|a| if a.mode == ArgMode::Const { ArgActivity::Const } else { ArgActivity::Dup }).collect(),
         width: p.width,
         return_primal: p.primal_return && !ir::is_void(ret),
         return_tangent: wants_result && !ir::is_void(ret),
@@ -76,16 +81,48 @@ fn lower_forward(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
     b.position_before(p.call);
     set_debug_loc_from(b, p.call);
     let mut args = Vec::new();
-    for a in &p.args {
+    for a in &all_args {
         args.push(a.primal);
         args.extend(&a.shadows);
     }
     let result = b.call(fn_ty, f, &args);
-    let (primal, tangents) = crate::forward::unpack_result(b, result, &req, elems.len());
-    let values: Vec<Value> = primal.into_iter().chain(tangents).collect();
-    deliver_results(b, p, &values)?;
+    if hidden.is_none() {
+        let (primal, tangents) = crate::forward::unpack_result(b, result, &req, elems.len());
+        let values: Vec<Value> = primal.into_iter().chain(tangents).collect();
+        deliver_results(b, p, &values)?;
+    }
     finish_call(b, p.call);
     Ok(())
+}
+
+/// The hidden `sret` argument of a function returning a struct of type `t` through memory:
+/// its shadows are slots of the magic call's result (`{primal?, tangent × width}`), its
+/// primal the first slot with `enzyme_primal_return` and a temporary otherwise.
+fn sret_result_arg(engine: &Engine, b: &Builder, p: &ParsedCall, t: Type) -> Result<ParsedArg> {
+    let (ptr, result_ty) = p.sret.expect("a magic call returning through memory");
+    let size = ir::data_layout_type_size(engine.module, t);
+    let slots = p.width as u64 + p.primal_return as u64;
+    let have = ir::data_layout_type_size(engine.module, result_ty);
+    if have != slots * size {
+        return Err(Diagnostic::new(
+            Code::BadRequest,
+            format!(
+                "`{}` is declared to return `{}` ({have} bytes), but `{}` returns `{}` ({size} bytes) through a hidden pointer, so {slots} of them ({} bytes) are expected",
+                p.name,
+                ir::type_to_string(result_ty),
+                ir::name_of(p.function),
+                ir::type_to_string(t),
+                slots * size
+            ),
+        )
+        .at(p.call)
+        .hint("declare the magic function to return the struct itself, or a struct of {primal, tangents...} with enzyme_primal_return and enzyme_width"));
+    }
+    b.position_before(p.call);
+    let slot = |k: u64| if k == 0 { ptr } else { b.gep_bytes(ptr, k * size) };
+    let primal = if p.primal_return { slot(0) } else { b.entry_alloca(ir::parent_function(p.call), t) };
+    let shadows = (0..p.width as u64).map(|l| slot(l + p.primal_return as u64)).collect();
+    Ok(ParsedArg { mode: ArgMode::Dup, primal, shadows })
 }
 
 /// Copies the magic call's source location to what replaces it (a call without one in a

@@ -124,6 +124,12 @@ pub struct ParsedCall {
     pub markers_used: Vec<Marker>,
     /// Arguments after the function's own (the return seed and tape of `__enzyme_reverse`).
     pub trailing: Vec<Value>,
+    /// Forward mode of a function that returns a struct through a hidden `sret` pointer,
+    /// called by a magic function that returns a struct itself: the pointee type. The
+    /// hidden parameter takes no argument at the call (it is not in `args`); the magic
+    /// call's result memory receives the tangent(s), after the primal with
+    /// `enzyme_primal_return`.
+    pub function_sret: Option<Type>,
 }
 
 /// Default activity by type: floats are active, pointers duplicated, integers constant.
@@ -173,6 +179,7 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
         primal_return: false,
         markers_used: Vec::new(),
         trailing: Vec::new(),
+        function_sret: None,
     };
     if ir::is_vararg(fn_ty) {
         return Err(err(format!("`{fname}` is variadic; variadic functions are not differentiated")));
@@ -204,7 +211,11 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
         }
         Ok(None)
     };
-    for (pi, &pty) in params.iter().enumerate() {
+    if kind == MagicKind::ForwardDiff && parsed.sret.is_some() {
+        parsed.function_sret = param_sret_type(function, 0);
+    }
+    let first_param = parsed.function_sret.is_some() as usize;
+    for (pi, &pty) in params.iter().enumerate().skip(first_param) {
         let marker = take_options(&mut i, &mut parsed)?;
         let mode = match marker {
             Some(Marker::Dup) => ArgMode::Dup,
@@ -246,6 +257,14 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
     take_options(&mut i, &mut parsed)?;
     parsed.trailing = args[i..].to_vec();
     Ok(parsed)
+}
+
+/// The `sret` pointee type of parameter `idx` of function `f`.
+fn param_sret_type(f: Value, idx: u32) -> Option<Type> {
+    unsafe {
+        let a = llvm_sys::core::LLVMGetEnumAttributeAtIndex(f, idx + 1, ir::enum_attr_kind("sret"));
+        (!a.is_null()).then(|| llvm_sys::core::LLVMGetTypeAttributeValue(a))
+    }
 }
 
 pub fn marker_name(m: Marker) -> &'static str {
