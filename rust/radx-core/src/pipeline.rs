@@ -181,7 +181,15 @@ fn remove_dead_markers(module: LLVMModuleRef, loads: Vec<Value>) {
         }
     }
     for f in ir::functions(module) {
-        if crate::abi::magic_kind(&ir::name_of(f)).is_some() && ir::is_declaration(f) && !ir::has_uses(f) {
+        let name = ir::name_of(f);
+        if crate::analysis::memory::TYPE_HINTS.contains(&name.as_str()) && ir::is_declaration(f) {
+            for u in ir::users(f) {
+                if ir::opcode(u) == Some(llvm_sys::LLVMOpcode::LLVMCall) && !ir::has_uses(u) {
+                    ir::delete_instruction(u);
+                }
+            }
+        }
+        if (crate::abi::magic_kind(&name).is_some() || crate::analysis::memory::TYPE_HINTS.contains(&name.as_str())) && ir::is_declaration(f) && !ir::has_uses(f) {
             unsafe { LLVMDeleteFunction(f) };
         }
     }

@@ -115,15 +115,47 @@ pub struct MemoryTypes {
     pub float: Option<Type>,
     pub conflicting_floats: bool,
     pub pointers: bool,
+    pub integers: bool,
 }
+
+impl MemoryTypes {
+    /// Something is known about the memory: what it holds, or that it holds no floats.
+    pub fn known(&self) -> bool {
+        self.float.is_some() || self.pointers || self.integers
+    }
+}
+
+/// Enzyme's type hints, `__enzyme_double(ptr, bytes)` and friends: calls that only tell type
+/// analysis what memory holds. They are removed after differentiation.
+pub const TYPE_HINTS: &[&str] = &["__enzyme_float", "__enzyme_double", "__enzyme_integer", "__enzyme_pointer"];
 
 pub fn memory_types(f: Value, ptrs: &[Value]) -> MemoryTypes {
     let objs: Vec<Value> = ptrs.iter().map(|p| ir::underlying_object(*p)).collect();
-    let mut out = MemoryTypes { float: None, conflicting_floats: false, pointers: false };
+    let mut out = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
+    // The declared type of a stack or global object says what it holds.
+    for &o in &objs {
+        if ir::opcode(o) == Some(LLVMAlloca) {
+            note_type(&mut out, unsafe { llvm_sys::core::LLVMGetAllocatedType(o) });
+        } else if ir::is_global_variable(o) {
+            note_type(&mut out, unsafe { llvm_sys::core::LLVMGlobalGetValueType(o) });
+        }
+    }
+    let b = crate::ir::builder::Builder::new(ir::module_of_function(f));
     for i in ir::all_instructions(f) {
         let (ptr, ty) = match ir::opcode(i) {
             Some(LLVMLoad) => (ir::operand(i, 0), ir::type_of(i)),
             Some(LLVMStore) => (ir::operand(i, 1), ir::type_of(ir::operand(i, 0))),
+            Some(LLVMCall) => {
+                let Some(c) = ir::called_function(i) else { continue };
+                let hint = match ir::name_of(c).as_str() {
+                    "__enzyme_double" => b.f64_type(),
+                    "__enzyme_float" => unsafe { llvm_sys::core::LLVMFloatTypeInContext(b.ctx) },
+                    "__enzyme_integer" => b.i64_type(),
+                    "__enzyme_pointer" => b.ptr_type(),
+                    _ => continue,
+                };
+                (ir::operand(i, 0), hint)
+            }
             _ => continue,
         };
         if !objs.contains(&ir::underlying_object(ptr)) {
@@ -140,6 +172,7 @@ fn note_type(out: &mut MemoryTypes, ty: Type) {
         LLVMStructTypeKind => ir::struct_fields(ty).into_iter().for_each(|t| note_type(out, t)),
         LLVMArrayTypeKind | LLVMVectorTypeKind => note_type(out, ir::element_type(ty)),
         LLVMPointerTypeKind => out.pointers = true,
+        LLVMIntegerTypeKind => out.integers = true,
         _ if ir::is_float_scalar(ty) => match out.float {
             None => out.float = Some(ty),
             Some(t) if t != ty => out.conflicting_floats = true,

@@ -430,6 +430,14 @@ impl<'e> RevGen<'e> {
             LLVMStore => {
                 let (v, p) = (ir::operand(i, 0), ir::operand(i, 1));
                 let t = ir::type_of(v);
+                if !self.activity.is_active(p) && self.activity.is_active(v) && ir::contains_float(t) {
+                    let base = ir::underlying_object(p);
+                    if ir::is_global_variable(base) {
+                        return Err(Diagnostic::new(Code::Activity, format!("an active value is stored into the global variable `{}`, which has no shadow, so its adjoint would be lost", ir::name_of(base)))
+                            .at(i)
+                            .hint("pass the memory as an argument with enzyme_dup, or keep the global constant during differentiation"));
+                    }
+                }
                 if self.activity.is_active(p) && !ir::is_pointer(t) {
                     let sp = self.materialize(Need::Shadow(p), i)?;
                     let align = unsafe { LLVMGetAlignment(i) };
@@ -630,6 +638,11 @@ impl<'e> RevGen<'e> {
                 return Err(Diagnostic::new(Code::Unsupported, "memcpy between memory used both as float and as double: cannot tell how to accumulate its adjoint")
                     .at(i)
                     .hint("copy float and double data with separate calls"));
+            }
+            if !types.known() {
+                return Err(Diagnostic::new(Code::Unsupported, format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", crate::forward::short(src), crate::forward::short(dst)))
+                    .at(i)
+                    .hint("nothing in the function reads or writes that memory with a type; add a type hint before the copy, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"));
             }
             let Some(ft) = types.float else { return Ok(()) };
             if self.activity.is_active(src) {

@@ -48,6 +48,8 @@ pub const INACTIVE_FUNCTIONS: &[&str] = &[
     "getenv", "atoi", "atol", "atof", "strtol", "strtod", "omp_get_thread_num", "omp_get_num_threads", "omp_get_max_threads",
     "__errno_location", "malloc_usable_size", "isnan", "isinf", "isfinite", "__isnan", "__isinf", "__finite",
     "__fpclassify", "lround", "lroundf", "llround", "lrint", "llrint", "ilogb",
+    // Type hints for type analysis (removed after differentiation).
+    "__enzyme_float", "__enzyme_double", "__enzyme_integer", "__enzyme_pointer",
 ];
 
 /// Intrinsic name prefixes with no derivative (hints to the optimizer, stack bookkeeping).
