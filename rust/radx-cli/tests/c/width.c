@@ -22,6 +22,32 @@ static void square_all(const double *in, double *out, int n) {
 NOINLINE static double helper(double x) { return x * x * x; }
 static double outer(double x, double y) { return helper(x) + helper(x * y); }
 
+/* Batched derivatives of heap temporaries, recursion, vector code and branches. */
+typedef double v4d __attribute__((vector_size(32)));
+static double heap(const double *x, int n) {
+  double *t = (double *)malloc(sizeof(double) * (size_t)n);
+  memcpy(t, x, sizeof(double) * (size_t)n);
+  double s = 0.0;
+  for (int i = 0; i < n; i++) {
+    t[i] *= t[i];
+    s += t[i];
+  }
+  free(t);
+  return s;
+}
+NOINLINE static double rpow(double x, int n) {
+  if (n == 0) return 1.0;
+  double h = rpow(x, n / 2);
+  return (n % 2) ? h * h * x : h * h;
+}
+static double vec(const double *in) {
+  v4d x;
+  memcpy(&x, in, sizeof x);
+  v4d y = x * x;
+  return y[0] + y[1] * 2 + y[2] * 3 + y[3] * 4;
+}
+static double branchy(double x, double y) { return x > y ? sin(x) * y : cos(y) * x; }
+
 int main(void) {
   double x = 0.8, y = -0.4, gx, gy;
   fgrad(x, y, &gx, &gy);
@@ -78,5 +104,23 @@ int main(void) {
   radx_d2 go = __enzyme_fwddiff_d2((void *)outer, enzyme_width, 2, x, 1.0, 0.0, y, 0.0, 1.0);
   CHECK(go.d0, 3 * x * x + 3 * pow(x * y, 2) * y);
   CHECK(go.d1, 3 * pow(x * y, 2) * x);
+  double h[3] = {1, 2, 3}, h0[3] = {1, 0, 0}, h1[3] = {0, 0, 1};
+  radx_d2 rh = __enzyme_fwddiff_d2((void *)heap, enzyme_width, 2, enzyme_dup, h, h0, h1, enzyme_const, 3);
+  CHECK(rh.d0, 2.0);
+  CHECK(rh.d1, 6.0);
+  radx_d4 rp = __enzyme_fwddiff_d4((void *)rpow, enzyme_width, 4, 1.5, 1.0, 2.0, 0.0, -1.0, enzyme_const, 5);
+  double e = 5 * pow(1.5, 4);
+  CHECK(rp.d0, e);
+  CHECK(rp.d1, 2 * e);
+  CHECK(rp.d2, 0.0);
+  CHECK(rp.d3, -e);
+  double vv[4] = {1, 2, 3, 4}, va[4] = {1, 1, 1, 1}, vb[4] = {0, 1, 0, 0};
+  radx_d2 rv = __enzyme_fwddiff_d2((void *)vec, enzyme_width, 2, vv, va, vb);
+  CHECK(rv.d0, 2 * 1 + 4 * 2 + 6 * 3 + 8 * 4);
+  CHECK(rv.d1, 8.0);
+  radx_d3 rb = __enzyme_fwddiff_d3((void *)branchy, enzyme_width, 2, enzyme_primal_return, 2.0, 1.0, 0.0, 1.0, 0.0, 1.0);
+  CHECK(rb.d0, sin(2.0));
+  CHECK(rb.d1, cos(2.0));
+  CHECK(rb.d2, sin(2.0));
   return RADX_FINISH();
 }
