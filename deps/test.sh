@@ -9,7 +9,7 @@ set -uo pipefail
 
 # Conformance groups RadX is expected to pass (comma separated, as run.sh --only takes
 # them). Reverse-mode groups join when reverse mode lands.
-CONFORMANCE_GROUPS=forward
+CONFORMANCE_GROUPS=reverse,forward,loops,memory,calls,control,split,higher
 # Optimisation levels the suite is run at.
 CONFORMANCE_OPTS="-O0 -O1 -O2 -O3"
 
