@@ -1,7 +1,7 @@
 //! The reverse sweep: adjoint slots, the per-instruction adjoints, control flow.
 
 use super::gen::RevGen;
-use super::plan::{Need, Strategy};
+use super::plan::{need_value, Need, Strategy};
 use super::{signatures, tape, unpack, RevArg};
 use crate::analysis::memory::memory_types;
 use crate::diag::{Code, Diagnostic, Result};
@@ -176,7 +176,23 @@ impl<'e> RevGen<'e> {
             self.rb.store(last, cur);
             self.rb.store(start, first);
         }
+        let mut hoisted: Vec<(Need, usize)> = self.hoisted.iter().copied().filter(|(_, l)| self.cfg.loops[*l].exits.contains(&b)).collect();
+        hoisted.sort_by_key(|(n, l)| (*l, format!("{n:?}")));
+        for (n, l) in hoisted {
+            let v = self.materialize(n, term)?;
+            let slot = self.hoisted_slot(n, l, ir::type_of(v));
+            self.rb.store(v, slot);
+        }
         Ok(())
+    }
+
+    fn hoisted_slot(&mut self, n: Need, l: usize, t: Type) -> Value {
+        if let Some(&s) = self.hoisted_slots.get(&(n, l)) {
+            return s;
+        }
+        let s = self.rb.entry_alloca(self.rev, t);
+        self.hoisted_slots.insert((n, l), s);
+        s
     }
 
     /// The reverse of a loop header: the first iteration came from the preheader, every
@@ -305,6 +321,16 @@ impl<'e> RevGen<'e> {
         if let Some(l) = self.induction_in(n, self.current) {
             let (cur, _) = self.induction_slots(l);
             let v = self.rb.load(ir::type_of(need_value(n)), cur);
+            self.memo.insert(n, v);
+            return Ok(v);
+        }
+        if let Some(l) = self.invariant_loop(n, self.current).filter(|l| self.hoisted.contains(&(n, *l))) {
+            let t = match n {
+                Need::CallTape(_) => self.rb.ptr_type(),
+                _ => ir::type_of(need_value(n)),
+            };
+            let slot = self.hoisted_slot(n, l, t);
+            let v = self.rb.load(t, slot);
             self.memo.insert(n, v);
             return Ok(v);
         }
@@ -704,11 +730,6 @@ fn aligned(access: Value, align: u32) -> Value {
     access
 }
 
-fn need_value(n: Need) -> Value {
-    match n {
-        Need::Primal(v) | Need::Shadow(v) | Need::CallTape(v) => v,
-    }
-}
 
 fn aggregate_len(t: Type) -> u32 {
     match ir::type_kind(t) {

@@ -59,6 +59,9 @@ pub struct RevGen<'e> {
     pub induction_slots: HashMap<usize, (Value, Value)>,
     /// Cached values a block recomputes instead (see `drop_redundant_caches`).
     pub recompute_in: HashSet<(Need, usize)>,
+    /// Loop-invariant caches: pushed at the loop's exits, held in a slot for its reverse.
+    pub hoisted: HashSet<(Need, usize)>,
+    pub hoisted_slots: HashMap<(Need, usize), Value>,
 }
 
 pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunctions> {
@@ -120,6 +123,8 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         current: 0,
         induction_slots: HashMap::new(),
         recompute_in: HashSet::new(),
+        hoisted: HashSet::new(),
+        hoisted_slots: HashMap::new(),
         cfg,
         engine,
     };

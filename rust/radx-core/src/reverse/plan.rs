@@ -233,9 +233,16 @@ impl<'e> RevGen<'e> {
                     }
                     let ok = ir::operands(v).into_iter().all(|o| {
                         let on = Need::Primal(o);
-                        on != n && (self.strategy(on) != Strategy::Cache || self.caches[b].contains(&on) || self.recompute_in.contains(&(on, b)))
+                        on != n
+                            && (self.strategy(on) != Strategy::Cache
+                                || self.caches[b].contains(&on)
+                                || self.recompute_in.contains(&(on, b))
+                                || self.invariant_loop(on, b).is_some())
                     });
                     if ok {
+                        for o in ir::operands(v) {
+                            self.plan(Need::Primal(o), b);
+                        }
                         self.caches[b].retain(|x| *x != n);
                         self.recompute_in.insert((n, b));
                         changed = true;
@@ -248,10 +255,44 @@ impl<'e> RevGen<'e> {
         }
     }
 
+    /// The outermost loop that contains block `b` but not the definition of `n`, if its
+    /// exits are entered only from inside it: there `n` is loop-invariant, and one copy
+    /// pushed at the exit serves every iteration's reverse.
+    pub fn invariant_loop(&self, n: Need, b: usize) -> Option<usize> {
+        let v = need_value(n);
+        if !ir::is_instruction(v) {
+            return None;
+        }
+        let def = self.cfg.block_index(ir::parent_block(v))?;
+        let mut best: Option<usize> = None;
+        for (l, lp) in self.cfg.loops.iter().enumerate() {
+            if !lp.body.contains(&b) || lp.body.contains(&def) || lp.exits.is_empty() {
+                continue;
+            }
+            if lp.exits.iter().any(|&e| self.cfg.preds[e].iter().any(|p| !lp.body.contains(p))) {
+                continue;
+            }
+            if best.map(|o| self.cfg.loops[o].body.len() < lp.body.len()).unwrap_or(true) {
+                best = Some(l);
+            }
+        }
+        best
+    }
+
     /// Records that block `b`'s reverse reads `n`, adding caches where needed.
     pub fn plan(&mut self, n: Need, b: usize) {
         if self.induction_in(n, b).is_some() {
             return;
+        }
+        if self.strategy(n) == Strategy::Cache {
+            if let Some(l) = self.invariant_loop(n, b) {
+                if self.hoisted.insert((n, l)) {
+                    for e in self.cfg.loops[l].exits.clone() {
+                        self.plan(n, e);
+                    }
+                }
+                return;
+            }
         }
         match self.strategy(n) {
             Strategy::Direct | Strategy::ReverseAlloca => {}
@@ -266,6 +307,12 @@ impl<'e> RevGen<'e> {
                 }
             }
         }
+    }
+}
+
+pub fn need_value(n: Need) -> Value {
+    match n {
+        Need::Primal(v) | Need::Shadow(v) | Need::CallTape(v) => v,
     }
 }
 
