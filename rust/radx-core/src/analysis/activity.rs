@@ -88,6 +88,15 @@ fn call_is_active(call: Value, active: &HashSet<Value>, callee_result_active: &m
     let Some(callee) = ir::called_function(call) else { return false };
     let name = ir::name_of(callee);
     let args = ir::call_args(call);
+    if let Some(kind) = rules::julia::julia_call(&name) {
+        use rules::julia::JuliaCall::*;
+        return match kind {
+            Allocate(_) => true,
+            PointerLike(which) => which.iter().any(|&k| active.contains(&args[k as usize])),
+            BoxFloat => active.contains(&args[0]),
+            _ => false,
+        };
+    }
     if let Some(rule) = rules::rule_for_callee(&name) {
         return args.iter().zip(&rule.params).any(|(a, p)| !p.is_int && active.contains(a));
     }

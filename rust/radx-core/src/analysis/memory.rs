@@ -70,7 +70,11 @@ impl MemoryFacts {
                         continue;
                     };
                     let name = ir::name_of(callee);
-                    if memory::memory_transfer(&name).is_some() {
+                    if let Some(k) = rules::julia::julia_call(&name) {
+                        if matches!(k, rules::julia::JuliaCall::Reject(_)) {
+                            writes_anything = true;
+                        }
+                    } else if memory::memory_transfer(&name).is_some() {
                         written.push(object_of(ir::operand(i, 0)));
                     } else if rules::rule_for_callee(&name).is_some() || memory::allocator(&name).is_some() || memory::is_inactive_function(&name) && !name.contains("printf") && !name.starts_with("fread") {
                     } else if ir::has_fn_attr(callee, "readnone") || ir::has_fn_attr(callee, "readonly") || reads_only(callee) {

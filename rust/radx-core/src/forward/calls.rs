@@ -15,6 +15,9 @@ impl<'e> ForwardFn<'e> {
             return self.visit_indirect_call(inst);
         };
         let name = ir::name_of(callee);
+        if let Some(kind) = rules::julia::julia_call(&name) {
+            return self.visit_julia_call(inst, kind);
+        }
         if let Some(rule) = rules::rule_for_callee(&name) {
             self.clone_primal(inst);
             if self.is_active(inst) {

@@ -8,8 +8,10 @@
 //! memory, allocation and calls have code in `memory.rs` and `calls.rs`.
 
 mod calls;
+mod julia;
 mod memory;
 
+pub use julia::{mirror_with_shadows, reject as reject_julia_call, zero_julia_allocation};
 pub use memory::strip_value_metadata;
 
 use crate::analysis::activity::Activity;

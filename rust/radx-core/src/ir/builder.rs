@@ -160,6 +160,11 @@ impl Builder {
             LLVMBuildGEP2(self.raw, self.i8_type(), p, idx.as_mut_ptr(), 1, NO_NAME)
         }
     }
+    /// `p + offset` bytes, for a pointer of any address space.
+    pub fn gep_bytes_as(&self, p: Value, offset: u64) -> Value {
+        self.gep_bytes(p, offset)
+    }
+
     pub fn ret(&self, v: Option<Value>) -> Value {
         unsafe {
             match v {

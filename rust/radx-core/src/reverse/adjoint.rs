@@ -644,6 +644,20 @@ impl<'e> RevGen<'e> {
     fn adjoint_call(&mut self, i: Value) -> Result<()> {
         let Some(callee) = ir::called_function(i) else { return Ok(()) };
         let name = ir::name_of(callee);
+        if let Some(kind) = rules::julia::julia_call(&name) {
+            // The adjoint box accumulated the box's adjoint: hand it to the boxed float.
+            if kind == rules::julia::JuliaCall::BoxFloat && self.activity.is_active(i) {
+                let x = ir::operand(i, 0);
+                let sb = self.materialize(Need::Shadow(i), i)?;
+                let as11 = unsafe { LLVMPointerTypeInContext(self.rb.ctx, 11) };
+                let p = unsafe { LLVMBuildAddrSpaceCast(self.rb.raw(), sb, as11, NO_NAME) };
+                let t = ir::type_of(x);
+                let v = self.rb.load(t, p);
+                self.rb.store(ir::const_null(t), p);
+                self.add_adjoint(x, v);
+            }
+            return Ok(());
+        }
         if let Some(rule) = rules::rule_for_callee(&name) {
             let args = ir::call_args(i);
             return self.rule_adjoint(i, rule, &args);

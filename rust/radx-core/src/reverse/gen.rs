@@ -224,7 +224,8 @@ impl<'e> RevGen<'e> {
             }
             let Some(callee) = ir::called_function(i) else { continue };
             let name = ir::name_of(callee);
-            if rules::rule_for_callee(&name).is_some()
+            if rules::julia::julia_call(&name).is_some()
+                || rules::rule_for_callee(&name).is_some()
                 || memory::memory_transfer(&name).is_some()
                 || memory::allocator(&name).is_some()
                 || memory::is_inactive_function(&name)
@@ -560,6 +561,9 @@ impl<'e> RevGen<'e> {
         if self.deferred_free_calls.contains(&i) {
             return Ok(());
         }
+        if let Some(kind) = rules::julia::julia_call(&name) {
+            return self.forward_julia_call(i, kind);
+        }
         if let Some((req, fns)) = self.callees.get(&i).cloned() {
             let sig = signatures(&self.fb, &req);
             let mut args = Vec::new();
@@ -635,6 +639,68 @@ impl<'e> RevGen<'e> {
             return Err(Diagnostic::new(Code::NoRule, format!("no derivative rule for the external function `{name}` (active argument `{}`)", short(*a)))
                 .at(i)
                 .hint("provide its body in the module, or pass only inactive (enzyme_const) data to it"));
+        }
+        Ok(())
+    }
+
+    /// Julia runtime calls in the forward sweep: shadows of GC allocations and derived
+    /// pointers, mirrored write barriers and preserves; adjoint boxes start at zero.
+    fn forward_julia_call(&mut self, i: Value, kind: rules::julia::JuliaCall) -> Result<()> {
+        use rules::julia::JuliaCall::*;
+        let p = self.clone_fwd(i);
+        let args = ir::call_args(i);
+        match kind {
+            Inactive | InactiveRecompute => {}
+            PointerLike(which) => {
+                if self.activity.is_active(i) {
+                    let c = unsafe { LLVMInstructionClone(p) };
+                    for &k in which {
+                        ir::set_operand(c, k, self.fshadow_of(args[k as usize], i)?);
+                    }
+                    self.fb.insert(c);
+                    self.fshadow.insert(i, c);
+                }
+            }
+            Allocate(size) => {
+                let s = unsafe { LLVMInstructionClone(p) };
+                self.fb.insert(s);
+                ir::clear_debug_loc(s);
+                let fmap = &self.fmap;
+                crate::forward::zero_julia_allocation(&self.fb, self.primal, i, s, size, |v| fmap.get(&v).copied().unwrap_or(v))?;
+                self.fshadow.insert(i, s);
+            }
+            WriteBarrier => {
+                let fshadow = &self.fshadow;
+                crate::forward::mirror_with_shadows(&self.fb, p, &args, |v| fshadow.get(&v).copied());
+            }
+            BoxFloat => {
+                if self.activity.is_active(i) {
+                    let c = unsafe { LLVMInstructionClone(p) };
+                    ir::set_operand(c, 0, ir::const_null(ir::type_of(args[0])));
+                    self.fb.insert(c);
+                    self.fshadow.insert(i, c);
+                }
+            }
+            PreserveBegin => {
+                let shadows: Vec<Value> = args.iter().filter_map(|a| self.fshadow.get(a).copied()).collect();
+                if !shadows.is_empty() {
+                    let f = ir::called_function(i).unwrap();
+                    let t = self.fb.call(unsafe { LLVMGlobalGetValueType(f) }, f, &shadows);
+                    self.fshadow.insert(i, t);
+                }
+            }
+            PreserveEnd => {
+                if let Some(&t) = self.fshadow.get(&args[0]) {
+                    let c = unsafe { LLVMInstructionClone(p) };
+                    ir::set_operand(c, 0, t);
+                    self.fb.insert(c);
+                }
+            }
+            Reject(what) => {
+                if let Some(a) = args.iter().find(|a| call_arg_is_active(**a, self.activity.active_set())) {
+                    return Err(crate::forward::reject_julia_call(what, *a, i));
+                }
+            }
         }
         Ok(())
     }

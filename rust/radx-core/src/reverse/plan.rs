@@ -88,6 +88,12 @@ impl<'e> RevGen<'e> {
         let Some(callee) = ir::called_function(i) else { return };
         let name = ir::name_of(callee);
         let args = ir::call_args(i);
+        if let Some(kind) = rules::julia::julia_call(&name) {
+            if kind == rules::julia::JuliaCall::BoxFloat && self.activity.is_active(i) {
+                out.push(Need::Shadow(i));
+            }
+            return;
+        }
         if let Some(rule) = rules::rule_for_callee(&name) {
             if self.activity.is_active(i) {
                 self.rule_needs(i, rule, &args, out);
@@ -165,6 +171,9 @@ impl<'e> RevGen<'e> {
                     return Strategy::Recompute;
                 }
                 if op == LLVMLoad && self.load_is_repeatable(v) {
+                    return Strategy::Recompute;
+                }
+                if task_local(v) || op == LLVMLoad && task_local(ir::underlying_object(ir::operand(v, 0))) {
                     return Strategy::Recompute;
                 }
                 Strategy::Cache
@@ -308,6 +317,13 @@ impl<'e> RevGen<'e> {
             }
         }
     }
+}
+
+/// Julia's task-local values (the GC stack, the current task, type tags) are recomputed,
+/// never cached: the reverse sweep may run on another task.
+fn task_local(v: Value) -> bool {
+    ir::opcode(v) == Some(LLVMCall)
+        && ir::called_function(v).and_then(|c| rules::julia::julia_call(&ir::name_of(c))) == Some(rules::julia::JuliaCall::InactiveRecompute)
 }
 
 pub fn need_value(n: Need) -> Value {

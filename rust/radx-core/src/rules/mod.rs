@@ -7,6 +7,7 @@
 //! (allocators, functions without derivatives) is also data, in `memory.rs`.
 
 pub mod expr;
+pub mod julia;
 pub mod math;
 pub mod memory;
 pub mod scalar;
