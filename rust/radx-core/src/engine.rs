@@ -100,6 +100,9 @@ impl Engine {
         if self.options.preopt {
             crate::pipeline::run_function_passes(self.module, &copies, crate::pipeline::PREPARE_PIPELINE)?;
         }
+        for &c in &copies {
+            crate::analysis::memory::retype_float_moves(c);
+        }
         for (f, c) in fresh {
             self.prepared.insert(f, c);
         }

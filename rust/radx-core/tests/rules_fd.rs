@@ -32,6 +32,10 @@ enum Way {
     Libm(&'static str),
     /// An LLVM intrinsic base name (`sin` for `llvm.sin.f64`); also tried on `<2 x double>`.
     Intr(&'static str),
+    /// A GPU device-library function (`__nv_rsqrt`), defined in the test module by the
+    /// given body over `%a0` (there is no host library to resolve it): the rule must apply
+    /// by name, whatever the body says.
+    Device(&'static str, &'static str),
 }
 use Way::*;
 
@@ -115,6 +119,12 @@ const CASES: &[Case] = &[
     Case { rule: "ldexp", ways: &[Libm("ldexp")], ints: &[3, -2], points: &[p(&[-1.5]), p(&[0.0]), p(&[2.5])] },
     Case { rule: "sqrt", ways: &[Libm("sqrt"), Intr("sqrt")], ints: NO_INT,
            points: &[p(&[0.25]), p(&[2.0]), p(&[100.0]), edge(&[1e-2], 1e-5, 1e-4)] },
+    Case {
+        rule: "rsqrt",
+        ways: &[Device("__nv_rsqrt", "%s = call {ty} @llvm.sqrt.{sfx}({ty} %a0)\n  %r = fdiv {ty} 1.0, %s\n  ret {ty} %r")],
+        ints: NO_INT,
+        points: &[p(&[0.25]), p(&[1.0]), p(&[7.5])],
+    },
     Case { rule: "cbrt", ways: &[Libm("cbrt")], ints: NO_INT, points: &[p(&[-8.0]), p(&[-0.5]), p(&[0.3]), p(&[27.0])] },
     Case { rule: "hypot", ways: &[Libm("hypot")], ints: NO_INT,
            points: &[p(&[3.0, 4.0]), p(&[-1.0, 2.0]), p(&[0.0, 3.0]), p(&[1e-3, -2.0])] },
@@ -209,6 +219,13 @@ fn module_text(rule: &Rule, way: Way, v: Variant, n: i32) -> String {
         Libm(name) => {
             let name = if v == Variant::Float { format!("{name}f") } else { name.to_string() };
             writeln!(m, "declare {ty} @{name}({})", arg_tys.join(", ")).unwrap();
+            format!("%r = call {ty} @{name}({})", args.join(", "))
+        }
+        Device(name, body) => {
+            let name = if v == Variant::Float { format!("{name}f") } else { name.to_string() };
+            let body = body.replace("{ty}", ty).replace("{sfx}", v.suffix());
+            writeln!(m, "declare {ty} @llvm.sqrt.{}({ty})", v.suffix()).unwrap();
+            writeln!(m, "define {ty} @{name}({ty} %a0) {{\n  {body}\n}}").unwrap();
             format!("%r = call {ty} @{name}({})", args.join(", "))
         }
         Intr(base) => {
@@ -401,7 +418,7 @@ fn every_rule_matches_finite_differences() {
         assert!(has_int || case.ints == NO_INT, "CASES entry for `{}`: integer values for a rule without `#` parameters", rule.name);
         for &way in case.ways {
             let variants: &[Variant] = match way {
-                Libm(_) => &[Variant::Double, Variant::Float],
+                Libm(_) | Device(..) => &[Variant::Double, Variant::Float],
                 Inst(_) | Intr(_) => &[Variant::Double, Variant::Float, Variant::Vec2],
             };
             for &v in variants {

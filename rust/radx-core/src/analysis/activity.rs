@@ -88,6 +88,9 @@ fn call_is_active(call: Value, active: &HashSet<Value>, callee_result_active: &m
     let Some(callee) = ir::called_function(call) else { return false };
     let name = ir::name_of(callee);
     let args = ir::call_args(call);
+    if let Some(kind) = rules::gpu::gpu_call(&name) {
+        return kind.shuffled_value().map(|k| active.contains(&args[k])).unwrap_or(false);
+    }
     if let Some(kind) = rules::julia::julia_call(&name) {
         use rules::julia::JuliaCall::*;
         return match kind {

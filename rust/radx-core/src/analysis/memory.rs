@@ -70,7 +70,8 @@ impl MemoryFacts {
                         continue;
                     };
                     let name = ir::name_of(callee);
-                    if let Some(k) = rules::julia::julia_call(&name) {
+                    if rules::gpu::gpu_call(&name).is_some() {
+                    } else if let Some(k) = rules::julia::julia_call(&name) {
                         if matches!(k, rules::julia::JuliaCall::Reject(_)) {
                             writes_anything = true;
                         }
@@ -134,6 +135,11 @@ impl MemoryTypes {
 pub const TYPE_HINTS: &[&str] = &["__enzyme_float", "__enzyme_double", "__enzyme_integer", "__enzyme_pointer"];
 
 pub fn memory_types(f: Value, ptrs: &[Value]) -> MemoryTypes {
+    memory_types_skipping(f, ptrs, &[])
+}
+
+/// `memory_types`, not counting the accesses `skip`.
+fn memory_types_skipping(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
     let objs: Vec<Value> = ptrs.iter().map(|p| ir::underlying_object(*p)).collect();
     let mut out = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
     // The declared type of a stack or global object says what it holds.
@@ -146,6 +152,9 @@ pub fn memory_types(f: Value, ptrs: &[Value]) -> MemoryTypes {
     }
     let b = crate::ir::builder::Builder::new(ir::module_of_function(f));
     for i in ir::all_instructions(f) {
+        if skip.contains(&i) {
+            continue;
+        }
         let (ptr, ty) = match ir::opcode(i) {
             Some(LLVMLoad) => (ir::operand(i, 0), ir::type_of(i)),
             Some(LLVMStore) => (ir::operand(i, 1), ir::type_of(ir::operand(i, 0))),
@@ -183,5 +192,99 @@ fn note_type(out: &mut MemoryTypes, ty: Type) {
             _ => {}
         },
         _ => {}
+    }
+}
+
+/// Retypes integer moves of float data, which canonicalisation makes of small copies (an
+/// 8-byte `memcpy` becomes `load i64` + `store i64`, and a load that reads it back becomes a
+/// `bitcast` of the `i64`). The bits moved stay the same; the reverse sweep then sees float
+/// data and hands the copied adjoints on instead of zeroing them as integer data.
+/// * `store iN (bitcast float %v)` stores `%v` itself;
+/// * a non-volatile `load iN` whose uses are stores of it and bitcasts to one float type of N
+///   bits loads that type; without bitcasts, the memory it moves between must be accessed
+///   otherwise only as that float type.
+pub fn retype_float_moves(f: Value) {
+    use llvm_sys::core::*;
+    let m = ir::module_of_function(f);
+    let size = |t: Type| ir::data_layout_type_size(m, t);
+    let simple = |i: Value| unsafe { LLVMGetVolatile(i) == 0 && LLVMGetOrdering(i) == llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingNotAtomic };
+    let float_cast = |v: Value| {
+        (ir::opcode(v) == Some(LLVMBitCast) && ir::is_float_scalar(ir::type_of(ir::operand(v, 0))) && ir::is_integer(ir::type_of(v)))
+            .then(|| ir::operand(v, 0))
+    };
+    // Everything is decided before anything is deleted.
+    let mut dead_casts = Vec::new();
+    for s in ir::all_instructions(f) {
+        if ir::opcode(s) == Some(LLVMStore) && simple(s) {
+            if let Some(v) = float_cast(ir::operand(s, 0)) {
+                dead_casts.push(ir::operand(s, 0));
+                ir::set_operand(s, 0, v);
+            }
+        }
+    }
+    let mut moves = Vec::new();
+    for l in ir::all_instructions(f) {
+        if ir::opcode(l) != Some(LLVMLoad) || !ir::is_integer(ir::type_of(l)) || !simple(l) || !ir::has_uses(l) {
+            continue;
+        }
+        let mut users = ir::users(l);
+        users.sort();
+        users.dedup();
+        let ok = users.iter().all(|&u| match ir::opcode(u) {
+            Some(LLVMStore) => ir::operand(u, 0) == l && ir::operand(u, 1) != l && simple(u),
+            Some(LLVMBitCast) => ir::is_float_scalar(ir::type_of(u)),
+            _ => false,
+        });
+        if ok {
+            moves.push((l, users));
+        }
+    }
+    let skip: Vec<Value> = moves.iter().flat_map(|(l, u)| std::iter::once(*l).chain(u.iter().copied())).collect();
+    let mut retyped = Vec::new();
+    for (l, users) in moves {
+        let (casts, stores): (Vec<Value>, Vec<Value>) = users.into_iter().partition(|u| ir::opcode(*u) == Some(LLVMBitCast));
+        let mut cast_types: Vec<Type> = casts.iter().map(|c| ir::type_of(*c)).collect();
+        cast_types.sort();
+        cast_types.dedup();
+        let ft = match cast_types[..] {
+            [t] => t,
+            [] => {
+                let mut ptrs = vec![ir::operand(l, 0)];
+                ptrs.extend(stores.iter().map(|s| ir::operand(*s, 1)));
+                let t = memory_types_skipping(f, &ptrs, &skip);
+                match t.float {
+                    Some(ft) if !t.conflicting_floats && !t.pointers && !t.integers && ir::is_float_scalar(ft) => ft,
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        if size(ft) == size(ir::type_of(l)) {
+            retyped.push((l, ft, casts, stores));
+        }
+    }
+    let b = crate::ir::builder::Builder::new(m);
+    for (l, ft, casts, stores) in retyped {
+        b.position_before(l);
+        let nl = b.load(ft, ir::operand(l, 0));
+        unsafe { LLVMSetAlignment(nl, LLVMGetAlignment(l)) };
+        for c in casts {
+            ir::replace_all_uses(c, nl);
+            ir::delete_instruction(c);
+        }
+        for s in stores {
+            b.position_before(s);
+            let ns = b.store(nl, ir::operand(s, 1));
+            unsafe { LLVMSetAlignment(ns, LLVMGetAlignment(s)) };
+            ir::delete_instruction(s);
+        }
+        ir::delete_instruction(l);
+    }
+    dead_casts.sort();
+    dead_casts.dedup();
+    for c in dead_casts {
+        if !ir::has_uses(c) {
+            ir::delete_instruction(c);
+        }
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod activity;
 pub mod cfg;
+pub mod gpu;
 pub mod memory;

@@ -15,6 +15,21 @@ impl<'e> ForwardFn<'e> {
             return self.visit_indirect_call(inst);
         };
         let name = ir::name_of(callee);
+        if let Some(kind) = rules::gpu::gpu_call(&name) {
+            // Shuffles are linear in the shuffled value: the tangent is shuffled alike.
+            let primal = self.clone_primal(inst);
+            if let (Some(k), true) = (kind.shuffled_value(), self.is_active(inst)) {
+                let mut lanes = Vec::new();
+                for lane in 0..self.width() {
+                    let c = unsafe { llvm_sys::core::LLVMInstructionClone(primal) };
+                    ir::set_operand(c, k as u32, self.shadow_or_zero(ir::operand(inst, k as u32), lane, inst)?);
+                    self.b.insert(c);
+                    lanes.push(c);
+                }
+                self.shadows.insert(inst, lanes);
+            }
+            return Ok(());
+        }
         if let Some(kind) = rules::julia::julia_call(&name) {
             return self.visit_julia_call(inst, kind);
         }

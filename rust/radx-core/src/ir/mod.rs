@@ -319,6 +319,9 @@ pub fn reverse_post_order(f: Value) -> Vec<Block> {
 /// The function a call instruction calls directly, looking through pointer casts.
 pub fn called_function(call: Value) -> Option<Value> {
     unsafe {
+        if LLVMIsACallInst(call).is_null() && LLVMIsAInvokeInst(call).is_null() && LLVMIsACallBrInst(call).is_null() {
+            return None;
+        }
         let callee = LLVMGetCalledValue(call);
         let callee = strip_pointer_casts(callee);
         if LLVMIsAFunction(callee).is_null() {

@@ -58,12 +58,14 @@ impl<'e> RevGen<'e> {
             self.reverse_block(b, exit)?;
         }
         self.rb.position_at_end(exit);
-        let base = self.rb.load(self.rb.ptr_type(), self.rstate);
-        let free_ty = free_type(&self.rb);
-        self.rb.call_named("free", free_ty, &[base]);
-        if !self.req.combined {
-            let header = *ir::params(self.rev).last().unwrap();
-            self.rb.call_named("free", free_ty, &[header]);
+        if self.uses_tape {
+            let base = self.rb.load(self.rb.ptr_type(), self.rstate);
+            let free_ty = free_type(&self.rb);
+            self.rb.call_named("free", free_ty, &[base]);
+            if !self.req.combined {
+                let header = *ir::params(self.rev).last().unwrap();
+                self.rb.call_named("free", free_ty, &[header]);
+            }
         }
         let mut results = Vec::new();
         if let Some(p) = primal_result {
@@ -448,9 +450,21 @@ impl<'e> RevGen<'e> {
                     let d = self.take_value(i);
                     let sp = self.materialize(Need::Shadow(ir::operand(i, 0)), i)?;
                     let align = unsafe { LLVMGetAlignment(i) };
-                    let cur = aligned(self.rb.load(t, sp), align);
-                    let new = self.add_values(cur, d);
-                    aligned(self.rb.store(new, sp), align);
+                    if self.gpu && !crate::analysis::gpu::thread_private(ir::operand(i, 0)) {
+                        // Other threads may read the same element: their adjoints add up.
+                        if !ir::is_float_scalar(t) {
+                            return Err(Diagnostic::new(Code::Unsupported, "a vector or aggregate load from memory shared between GPU threads needs an atomic adjoint, which is only emitted for scalars")
+                                .at(i)
+                                .hint("load the elements one by one"));
+                        }
+                        unsafe {
+                            LLVMBuildAtomicRMW(self.rb.raw(), llvm_sys::LLVMAtomicRMWBinOp::LLVMAtomicRMWBinOpFAdd, sp, d, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic, 0)
+                        };
+                    } else {
+                        let cur = aligned(self.rb.load(t, sp), align);
+                        let new = self.add_values(cur, d);
+                        aligned(self.rb.store(new, sp), align);
+                    }
                 }
             }
             LLVMStore => {
@@ -628,6 +642,81 @@ impl<'e> RevGen<'e> {
         self.add_adjoint(b, db);
     }
 
+    /// Barriers are passed again in the reverse sweep; shuffles send adjoints back to the
+    /// lanes the values came from.
+    fn adjoint_gpu_call(&mut self, i: Value, kind: rules::gpu::GpuCall) -> Result<()> {
+        use rules::gpu::{GpuCall, Shuffle};
+        match kind {
+            GpuCall::Barrier => {
+                let c = unsafe { LLVMInstructionClone(i) };
+                let mut args = Vec::new();
+                for a in ir::call_args(i) {
+                    args.push(self.materialize(Need::Primal(a), i)?);
+                }
+                for (k, a) in args.into_iter().enumerate() {
+                    ir::set_operand(c, k as u32, a);
+                }
+                self.rb.insert(c);
+                ir::clear_debug_loc(c);
+            }
+            GpuCall::Shuffle(how) if self.activity.is_active(i) => {
+                let d = self.take_value(i);
+                let args: Vec<Value> = ir::call_args(i);
+                let (mask, delta, clamp) = (
+                    self.materialize(Need::Primal(args[0]), i)?,
+                    self.materialize(Need::Primal(args[2]), i)?,
+                    self.materialize(Need::Primal(args[3]), i)?,
+                );
+                let t = ir::type_of(i);
+                let i32t = self.rb.i32_type();
+                let shuffle = |this: &Self, kind: &str, c: u64| -> Value {
+                    let name = format!("llvm.nvvm.shfl.sync.{kind}.{}", if ir::type_kind(t) == llvm_sys::LLVMTypeKind::LLVMFloatTypeKind { "f32" } else { "i32" });
+                    let fty = unsafe { LLVMFunctionType(t, [i32t, t, i32t, i32t].as_mut_ptr(), 4, 0) };
+                    this.rb.call_named(&name, fty, &[mask, d, delta, this.rb.const_int(i32t, c)])
+                };
+                let full_warp_clamp = |v: Value, want: i64| ir::const_int_value(v) == Some(want);
+                let contribution = match how {
+                    Shuffle::Butterfly => shuffle(self, "bfly", ir::const_int_value(clamp).unwrap_or(0x1f) as u64),
+                    Shuffle::Down | Shuffle::Up if full_warp_clamp(clamp, if how == Shuffle::Down { 0x1f } else { 0 }) => {
+                        // Lane j's value went to lane j-k (down) or j+k (up), and stayed with
+                        // lane j itself where that lane does not exist.
+                        let lane_ty = unsafe { LLVMFunctionType(i32t, std::ptr::null_mut(), 0, 0) };
+                        let lane = self.rb.call_named("llvm.nvvm.read.ptx.sreg.laneid", lane_ty, &[]);
+                        let (back, back_clamp) = if how == Shuffle::Down { ("up", 0) } else { ("down", 0x1f) };
+                        let moved = shuffle(self, back, back_clamp);
+                        let sum = unsafe { LLVMBuildAdd(self.rb.raw(), lane, delta, NO_NAME) };
+                        use llvm_sys::LLVMIntPredicate::*;
+                        let (received, kept) = unsafe {
+                            if how == Shuffle::Down {
+                                (
+                                    LLVMBuildICmp(self.rb.raw(), LLVMIntUGE, lane, delta, NO_NAME),
+                                    LLVMBuildICmp(self.rb.raw(), LLVMIntUGT, sum, self.rb.const_int(i32t, 31), NO_NAME),
+                                )
+                            } else {
+                                (
+                                    LLVMBuildICmp(self.rb.raw(), LLVMIntULE, sum, self.rb.const_int(i32t, 31), NO_NAME),
+                                    LLVMBuildICmp(self.rb.raw(), LLVMIntULT, lane, delta, NO_NAME),
+                                )
+                            }
+                        };
+                        let z = ir::const_null(t);
+                        let a = self.rb.select(received, moved, z);
+                        let b = self.rb.select(kept, d, z);
+                        self.rb.fadd(a, b)
+                    }
+                    _ => {
+                        return Err(Diagnostic::new(Code::NoRule, "no reverse-mode rule for this warp shuffle (only butterfly, and up/down across the full warp, are reversed)")
+                            .at(i)
+                            .hint("use __shfl_xor_sync, or __shfl_down_sync/__shfl_up_sync with width 32"))
+                    }
+                };
+                self.add_adjoint(args[1], contribution);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn insert_at_path(&self, agg: Value, v: Value, path: &[u32]) -> Value {
         if path.len() == 1 {
             return self.rb.insert_value(agg, v, path[0]);
@@ -644,6 +733,9 @@ impl<'e> RevGen<'e> {
     fn adjoint_call(&mut self, i: Value) -> Result<()> {
         let Some(callee) = ir::called_function(i) else { return Ok(()) };
         let name = ir::name_of(callee);
+        if let Some(kind) = rules::gpu::gpu_call(&name) {
+            return self.adjoint_gpu_call(i, kind);
+        }
         if let Some(kind) = rules::julia::julia_call(&name) {
             // The adjoint box accumulated the box's adjoint: hand it to the boxed float.
             if kind == rules::julia::JuliaCall::BoxFloat && self.activity.is_active(i) {

@@ -62,6 +62,10 @@ pub struct RevGen<'e> {
     /// Loop-invariant caches: pushed at the loop's exits, held in a slot for its reverse.
     pub hoisted: HashSet<(Need, usize)>,
     pub hoisted_slots: HashMap<(Need, usize), Value>,
+    /// The module is GPU code: shared adjoints are accumulated atomically.
+    pub gpu: bool,
+    /// Anything is pushed at all: otherwise no tape is created (no allocation, no state).
+    pub uses_tape: bool,
 }
 
 pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunctions> {
@@ -125,6 +129,8 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         recompute_in: HashSet::new(),
         hoisted: HashSet::new(),
         hoisted_slots: HashMap::new(),
+        gpu: crate::rules::gpu::is_gpu_module(engine.module),
+        uses_tape: true,
         cfg,
         engine,
     };
@@ -179,6 +185,9 @@ impl<'e> RevGen<'e> {
             }
         }
         self.drop_redundant_caches();
+        self.uses_tape = self.caches.iter().any(|c| !c.is_empty())
+            || (0..self.cfg.blocks.len()).any(|b| self.records_predecessor(b))
+            || self.cfg.exits.len() > 1;
         self.setup_functions();
         self.forward_sweep()?;
         self.reverse_sweep()?;
@@ -225,6 +234,7 @@ impl<'e> RevGen<'e> {
             let Some(callee) = ir::called_function(i) else { continue };
             let name = ir::name_of(callee);
             if rules::julia::julia_call(&name).is_some()
+                || rules::gpu::gpu_call(&name).is_some()
                 || rules::rule_for_callee(&name).is_some()
                 || memory::memory_transfer(&name).is_some()
                 || memory::allocator(&name).is_some()
@@ -293,8 +303,10 @@ impl<'e> RevGen<'e> {
         }
         let st = tape::state_type(&self.fb);
         self.fb.position_at_end(self.fentry);
-        self.fstate = self.fb.alloca(st);
-        self.fb.store(ir::const_null(st), self.fstate);
+        if self.uses_tape {
+            self.fstate = self.fb.alloca(st);
+            self.fb.store(ir::const_null(st), self.fstate);
+        }
         for (k, &bb) in self.cfg.blocks.iter().enumerate() {
             let n = ir::name_of(ir::block_as_value(bb));
             self.fblocks.push(mk(self.fwd, &n));
@@ -314,10 +326,12 @@ impl<'e> RevGen<'e> {
             unsafe { LLVMMoveBasicBlockBefore(e, self.rentry) };
             self.rentry = e;
             self.rb.position_at_end(self.rentry);
-            self.rstate = self.rb.alloca(st);
-            let header = *ir::params(self.rev).last().unwrap();
-            let loaded = self.rb.load(st, header);
-            self.rb.store(loaded, self.rstate);
+            if self.uses_tape {
+                self.rstate = self.rb.alloca(st);
+                let header = *ir::params(self.rev).last().unwrap();
+                let loaded = self.rb.load(st, header);
+                self.rb.store(loaded, self.rstate);
+            }
         }
     }
 
@@ -463,9 +477,14 @@ impl<'e> RevGen<'e> {
             let mut p = [self.fb.i64_type()];
             LLVMFunctionType(self.fb.ptr_type(), p.as_mut_ptr(), 1, 0)
         };
-        let header = self.fb.call_named("malloc", malloc_ty, &[self.fb.const_int(self.fb.i64_type(), tape::STATE_BYTES)]);
-        let state = self.fb.load(st, self.fstate);
-        self.fb.store(state, header);
+        let header = if self.uses_tape {
+            let h = self.fb.call_named("malloc", malloc_ty, &[self.fb.const_int(self.fb.i64_type(), tape::STATE_BYTES)]);
+            let state = self.fb.load(st, self.fstate);
+            self.fb.store(state, h);
+            h
+        } else {
+            ir::const_null(self.fb.ptr_type())
+        };
         let mut out = vec![header];
         if let Some(v) = ret_val {
             if self.req.return_primal {
@@ -563,6 +582,10 @@ impl<'e> RevGen<'e> {
         }
         if let Some(kind) = rules::julia::julia_call(&name) {
             return self.forward_julia_call(i, kind);
+        }
+        if rules::gpu::gpu_call(&name).is_some() {
+            self.clone_fwd(i);
+            return Ok(());
         }
         if let Some((req, fns)) = self.callees.get(&i).cloned() {
             let sig = signatures(&self.fb, &req);

@@ -88,6 +88,17 @@ impl<'e> RevGen<'e> {
         let Some(callee) = ir::called_function(i) else { return };
         let name = ir::name_of(callee);
         let args = ir::call_args(i);
+        if let Some(kind) = rules::gpu::gpu_call(&name) {
+            if kind == rules::gpu::GpuCall::Barrier {
+                out.extend(args.iter().map(|a| Need::Primal(*a)));
+            }
+            if kind.shuffled_value().is_some() && self.activity.is_active(i) {
+                for k in [0, 2, 3] {
+                    out.push(Need::Primal(args[k]));
+                }
+            }
+            return;
+        }
         if let Some(kind) = rules::julia::julia_call(&name) {
             if kind == rules::julia::JuliaCall::BoxFloat && self.activity.is_active(i) {
                 out.push(Need::Shadow(i));
@@ -322,8 +333,8 @@ impl<'e> RevGen<'e> {
 /// Julia's task-local values (the GC stack, the current task, type tags) are recomputed,
 /// never cached: the reverse sweep may run on another task.
 fn task_local(v: Value) -> bool {
-    ir::opcode(v) == Some(LLVMCall)
-        && ir::called_function(v).and_then(|c| rules::julia::julia_call(&ir::name_of(c))) == Some(rules::julia::JuliaCall::InactiveRecompute)
+    let Some(name) = ir::called_function(v).filter(|_| ir::opcode(v) == Some(LLVMCall)).map(ir::name_of) else { return false };
+    rules::julia::julia_call(&name) == Some(rules::julia::JuliaCall::InactiveRecompute) || rules::gpu::gpu_call(&name) == Some(rules::gpu::GpuCall::Index)
 }
 
 pub fn need_value(n: Need) -> Value {

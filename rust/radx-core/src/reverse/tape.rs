@@ -69,7 +69,23 @@ pub fn helpers(b: &Builder) -> (Value, Value) {
         let m1 = h.call_intrinsic("llvm.umax", &[i64t], &[twice, need]);
         let newcap = h.call_intrinsic("llvm.umax", &[i64t], &[m1, h.const_int(i64t, 4096)]);
         let base = h.load(ptr, state);
-        let nb = h.call_named("realloc", realloc_ty, &[base, newcap]);
+        let nb = if crate::rules::gpu::is_gpu_module(m) {
+            // Device code has malloc and free but no realloc.
+            let malloc_ty = {
+                let mut p = [i64t];
+                LLVMFunctionType(ptr, p.as_mut_ptr(), 1, 0)
+            };
+            let free_ty = {
+                let mut p = [ptr];
+                LLVMFunctionType(h.void_type(), p.as_mut_ptr(), 1, 0)
+            };
+            let nb = h.call_named("malloc", malloc_ty, &[newcap]);
+            h.memcpy(nb, base, top, 8);
+            h.call_named("free", free_ty, &[base]);
+            nb
+        } else {
+            h.call_named("realloc", realloc_ty, &[base, newcap])
+        };
         h.store(nb, state);
         h.store(newcap, cap_p);
         h.br(done);

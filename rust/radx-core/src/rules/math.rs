@@ -43,6 +43,8 @@ pub const RULES: &[RuleSpec] = &[
     RuleSpec { name: "powi", params: &["x", "#n"], partials: &["float(n) == 0 ? 0 : float(n) * pow(x, float(n) - 1)"] },
     RuleSpec { name: "ldexp", params: &["x", "#n"], partials: &["pow(2, float(n))"] },
     RuleSpec { name: "sqrt", params: &["x"], partials: &["x == 0 ? 0 : 0.5 / r"] },
+    // Device libraries have it (`__nv_rsqrt`, `__ocml_rsqrt_f32`, `llvm.nvvm.rsqrt.approx`).
+    RuleSpec { name: "rsqrt", params: &["x"], partials: &["-0.5 * r * r * r"] },
     RuleSpec { name: "cbrt", params: &["x"], partials: &["x == 0 ? 0 : r / (3 * x)"] },
     RuleSpec { name: "hypot", params: &["x", "y"], partials: &["r == 0 ? 0 : x / r", "r == 0 ? 0 : y / r"] },
     RuleSpec { name: "fabs", params: &["x"], partials: &["x > 0 ? 1 : (x < 0 ? -1 : 0)"] },

@@ -7,6 +7,7 @@
 //! (allocators, functions without derivatives) is also data, in `memory.rs`.
 
 pub mod expr;
+pub mod gpu;
 pub mod julia;
 pub mod math;
 pub mod memory;
@@ -111,6 +112,9 @@ pub fn rule_for_opcode(op: llvm_sys::LLVMOpcode) -> Option<&'static Rule> {
 /// The rule for a call of the named function: an LLVM intrinsic (`llvm.sin.f64`), a libm
 /// function (`sin`, `sinf`, `sinl`) or its glibc `__*_finite` alias.
 pub fn rule_for_callee(name: &str) -> Option<&'static Rule> {
+    if let Some(alias) = gpu::math_alias(name) {
+        return rule_for_callee(&alias);
+    }
     if let Some(rest) = name.strip_prefix("llvm.") {
         let base = rest.split('.').next().unwrap_or(rest);
         let base = math::INTRINSIC_ALIASES.iter().find(|(i, _)| *i == base).map(|(_, m)| *m).unwrap_or(base);
