@@ -104,6 +104,11 @@ impl Engine {
             crate::analysis::memory::retype_float_moves(c);
         }
         for (f, c) in fresh {
+            crate::analysis::shared::expand_shared_constant_exprs(c);
+            // What derivatives are generated from, for people debugging a derivative.
+            if std::env::var_os("RADX_PRINT_PREPARED").is_some() {
+                eprintln!("{}", ir::value_to_string(c));
+            }
             self.prepared.insert(f, c);
         }
         Ok(self.prepared[&original])
@@ -155,6 +160,35 @@ impl Engine {
     /// Analyses `prepared` under the given argument activity.
     pub fn activity(&mut self, prepared: Value, active_args: &[bool]) -> activity::Activity {
         activity::analyze(prepared, active_args, &mut |c, a| self.result_active(c, a))
+    }
+
+    /// The reverse-mode derivative of a GPU kernel, itself a kernel: combined mode, every
+    /// argument followed by its shadow when duplicated; adjoints of scalars cannot be
+    /// returned from a kernel, so active scalars are refused.
+    pub fn differentiate_kernel(&mut self, req: &crate::reverse::ReverseRequest) -> Result<crate::reverse::ReverseFunctions> {
+        self.check_kernel_request(req.function, req.args.iter().any(|a| *a == crate::reverse::RevArg::Active) || !req.combined)?;
+        let fns = self.reverse(req)?;
+        crate::rules::gpu::mark_as_kernel(req.function, fns.reverse);
+        Ok(fns)
+    }
+
+    /// The forward-mode derivative of a GPU kernel, itself a kernel.
+    pub fn forward_kernel(&mut self, req: &ForwardRequest) -> Result<Value> {
+        self.check_kernel_request(req.function, req.return_primal || req.return_tangent)?;
+        let f = self.forward(req)?;
+        crate::rules::gpu::mark_as_kernel(req.function, f);
+        Ok(f)
+    }
+
+    fn check_kernel_request(&self, f: Value, returns_values: bool) -> Result<()> {
+        if !crate::rules::gpu::is_kernel(f) {
+            return Err(Diagnostic::new(Code::BadRequest, format!("`{}` is not a GPU kernel", ir::name_of(f))).hint("request a device function's derivative with Engine::reverse / Engine::forward"));
+        }
+        if returns_values {
+            return Err(Diagnostic::new(Code::BadRequest, format!("the derivative of kernel `{}` would have to return values, which a kernel cannot", ir::name_of(f)))
+                .hint("pass scalars whose derivatives you need through device memory (duplicated pointers); split mode is not available for kernels"));
+        }
+        Ok(())
     }
 
     /// Removes the prepared copies once every derivative has been generated.

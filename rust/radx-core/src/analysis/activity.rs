@@ -46,6 +46,8 @@ pub fn analyze(f: Value, active_args: &[bool], callee_result_active: &mut dyn Fn
             active.insert(p);
         }
     }
+    // GPU shared memory gets a shadow like any active allocation.
+    active.extend(super::shared::shared_globals(f));
     let insts: Vec<Value> = ir::reverse_post_order(f).into_iter().flat_map(ir::instructions).collect();
     loop {
         let mut changed = false;

@@ -4,3 +4,4 @@ pub mod activity;
 pub mod cfg;
 pub mod gpu;
 pub mod memory;
+pub mod shared;

@@ -147,6 +147,16 @@ impl<'e> ForwardFn<'e> {
         self.copy_param_attributes();
         let order = ir::reverse_post_order(self.primal);
         let ctx = self.b.ctx;
+        let shared = crate::analysis::shared::shared_globals(self.primal);
+        let preamble = if shared.is_empty() {
+            None
+        } else {
+            for &g in &shared {
+                let lanes = (0..self.width()).map(|l| crate::analysis::shared::make_shadow(g, l)).collect();
+                self.shadows.insert(g, lanes);
+            }
+            Some(unsafe { LLVMAppendBasicBlockInContext(ctx, self.func, b"entry\0".as_ptr() as *const _) })
+        };
         for &bb in &order {
             let nb = unsafe { LLVMAppendBasicBlockInContext(ctx, self.func, ir::cstring(&ir::name_of(ir::block_as_value(bb))).as_ptr()) };
             self.map.insert(ir::block_as_value(bb), ir::block_as_value(nb));
@@ -162,6 +172,13 @@ impl<'e> ForwardFn<'e> {
             }
         }
         self.complete_phis()?;
+        if let Some(pre) = preamble {
+            let first = ir::value_as_block(self.map[&ir::block_as_value(order[0])]).unwrap();
+            self.b.position_at_end(pre);
+            self.b.br(first);
+            let all: Vec<Value> = shared.iter().flat_map(|g| self.shadows[g].clone()).collect();
+            crate::analysis::shared::zero_on_entry(self.func, pre, &all);
+        }
         Ok(())
     }
 

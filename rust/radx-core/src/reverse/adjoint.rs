@@ -42,7 +42,10 @@ impl<'e> RevGen<'e> {
             0 => unsafe { LLVMBuildUnreachable(self.rb.raw()) },
             1 => self.rb.br(self.rblocks[exits[0]]),
             n => {
-                let id = tape::pop_group(&self.rb, self.rstate, &[self.rb.i32_type()])[0];
+                let id = match self.exit_slot {
+                    Some(slot) => self.rb.load(self.rb.i32_type(), slot),
+                    None => tape::pop_group(&self.rb, self.rstate, &[self.rb.i32_type()])[0],
+                };
                 let sw = unsafe { LLVMBuildSwitch(self.rb.raw(), id, self.rblocks[exits[0]], n as u32 - 1) };
                 for (k, &e) in exits.iter().enumerate().skip(1) {
                     unsafe { LLVMAddCase(sw, self.rb.const_int(self.rb.i32_type(), k as u64), self.rblocks[e]) };
@@ -98,7 +101,10 @@ impl<'e> RevGen<'e> {
         if multi {
             types.push(self.rb.i32_type());
         }
-        let vals = tape::pop_group(&self.rb, self.rstate, &types);
+        let vals = match self.group_slots.get(&b) {
+            Some(slots) => slots.iter().zip(&types).map(|(s, t)| self.rb.load(*t, *s)).collect(),
+            None => tape::pop_group(&self.rb, self.rstate, &types),
+        };
         for (n, v) in needs.iter().zip(&vals) {
             self.memo.insert(*n, *v);
         }
@@ -357,6 +363,8 @@ impl<'e> RevGen<'e> {
                         Some(s) => *s,
                         None => return Err(self.no_shadow(v, at)),
                     }
+                } else if let Some(&s) = self.fshadow.get(&v).filter(|_| ir::is_constant(v)) {
+                    s
                 } else if ir::is_constant(v) {
                     if ir::is_null_or_undef(v) {
                         v

@@ -66,6 +66,10 @@ pub struct RevGen<'e> {
     pub gpu: bool,
     /// Anything is pushed at all: otherwise no tape is created (no allocation, no state).
     pub uses_tape: bool,
+    /// Combined mode: per block outside loops, stack slots for its cached values (such a
+    /// block runs at most once per call, so one slot per value is enough).
+    pub group_slots: HashMap<usize, Vec<Value>>,
+    pub exit_slot: Option<Value>,
 }
 
 pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunctions> {
@@ -131,6 +135,8 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         hoisted_slots: HashMap::new(),
         gpu: crate::rules::gpu::is_gpu_module(engine.module),
         uses_tape: true,
+        group_slots: HashMap::new(),
+        exit_slot: None,
         cfg,
         engine,
     };
@@ -185,9 +191,8 @@ impl<'e> RevGen<'e> {
             }
         }
         self.drop_redundant_caches();
-        self.uses_tape = self.caches.iter().any(|c| !c.is_empty())
-            || (0..self.cfg.blocks.len()).any(|b| self.records_predecessor(b))
-            || self.cfg.exits.len() > 1;
+        self.uses_tape = (0..self.cfg.blocks.len()).any(|b| !self.uses_slots(b) && (!self.caches[b].is_empty() || self.records_predecessor(b)))
+            || !self.req.combined && self.cfg.exits.len() > 1;
         self.setup_functions();
         self.forward_sweep()?;
         self.reverse_sweep()?;
@@ -368,6 +373,12 @@ impl<'e> RevGen<'e> {
         }
         self.fb.position_at_end(self.fentry);
         self.fb.br(self.fblocks[0]);
+        let shared = crate::analysis::shared::shared_globals(self.primal);
+        for &g in &shared {
+            self.fshadow.insert(g, crate::analysis::shared::make_shadow(g, 0));
+        }
+        let shadows: Vec<Value> = shared.iter().map(|g| self.fshadow[g]).collect();
+        crate::analysis::shared::zero_on_entry(self.fwd, self.fentry, &shadows);
         for b in 0..self.cfg.blocks.len() {
             let bb = self.cfg.blocks[b];
             self.fb.position_at_end(self.fblocks[b]);
@@ -445,8 +456,21 @@ impl<'e> RevGen<'e> {
         if let Some(&p) = self.pred_phis.get(&b) {
             values.push(p);
         }
-        tape::push_group(&self.fb, self.fstate, &values);
+        if self.uses_slots(b) {
+            let slots: Vec<Value> = values.iter().map(|v| self.fb.entry_alloca(self.fwd, ir::type_of(*v))).collect();
+            for (v, s) in values.iter().zip(&slots) {
+                self.fb.store(*v, *s);
+            }
+            self.group_slots.insert(b, slots);
+        } else {
+            tape::push_group(&self.fb, self.fstate, &values);
+        }
         Ok(())
+    }
+
+    /// Does block `b` keep its cached values in stack slots rather than on the tape?
+    pub fn uses_slots(&self, b: usize) -> bool {
+        self.req.combined && !self.cfg.in_loop(b)
     }
 
     fn exit_index(&self, b: usize) -> usize {
@@ -461,7 +485,12 @@ impl<'e> RevGen<'e> {
         let ret_val = (ir::num_operands(term) == 1).then(|| ir::operand(term, 0));
         if self.cfg.exits.len() > 1 {
             let id = self.fb.const_int(self.fb.i32_type(), self.exit_index(b) as u64);
-            tape::push_group(&self.fb, self.fstate, &[id]);
+            if self.req.combined {
+                let slot = *self.exit_slot.get_or_insert_with(|| self.fb.entry_alloca(self.fwd, self.fb.i32_type()));
+                self.fb.store(id, slot);
+            } else {
+                tape::push_group(&self.fb, self.fstate, &[id]);
+            }
         }
         if self.req.combined {
             if let Some(v) = ret_val {

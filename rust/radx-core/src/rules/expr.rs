@@ -332,9 +332,15 @@ impl Expr {
                     return if ir::is_integer(ir::type_of(v)) { int_to_float(b, v, ty) } else { v };
                 }
                 let a: Vec<Value> = args.iter().map(|x| x.emit(b, ty, var)).collect();
-                match f.as_str() {
-                    "sinh" | "cosh" => emit_libm_call(b, f, ty, &a),
-                    _ => b.call_intrinsic(&format!("llvm.{f}"), &[ty], &a),
+                // GPU back ends cannot lower transcendental intrinsics: call the device
+                // library (libdevice on NVPTX, OCML on AMDGPU) instead.
+                let transcendental = matches!(f.as_str(), "sin" | "cos" | "exp" | "log" | "pow" | "sinh" | "cosh");
+                match crate::rules::gpu::device_library(b.module) {
+                    Some(lib) if transcendental => emit_device_call(b, lib, f, ty, &a),
+                    _ => match f.as_str() {
+                        "sinh" | "cosh" => emit_libm_call(b, f, ty, &a),
+                        _ => b.call_intrinsic(&format!("llvm.{f}"), &[ty], &a),
+                    },
                 }
             }
         }
@@ -356,6 +362,31 @@ fn int_to_float(b: &Builder, v: Value, ty: Type) -> Value {
         let mask = LLVMConstNull(LLVMVectorType(b.i32_type(), n));
         LLVMBuildShuffleVector(b.raw(), one, b.undef(ty), mask, b"\0".as_ptr() as *const _)
     }
+}
+
+/// Calls a device-library math function elementwise: `__nv_sinf` / `__nv_sin` or
+/// `__ocml_sin_f32` / `__ocml_sin_f64`.
+fn emit_device_call(b: &Builder, lib: crate::rules::gpu::DeviceLibrary, base: &str, ty: Type, args: &[Value]) -> Value {
+    use crate::rules::gpu::DeviceLibrary;
+    let scalar_ty = if ir::type_kind(ty) == llvm_sys::LLVMTypeKind::LLVMVectorTypeKind { ir::element_type(ty) } else { ty };
+    let single = ir::type_kind(scalar_ty) == llvm_sys::LLVMTypeKind::LLVMFloatTypeKind;
+    let name = match lib {
+        DeviceLibrary::LibDevice => format!("__nv_{base}{}", if single { "f" } else { "" }),
+        DeviceLibrary::Ocml => format!("__ocml_{base}_{}", if single { "f32" } else { "f64" }),
+    };
+    let fty = unsafe { llvm_sys::core::LLVMFunctionType(scalar_ty, vec![scalar_ty; args.len()].as_mut_ptr(), args.len() as u32, 0) };
+    if scalar_ty == ty {
+        return b.call_named(&name, fty, args);
+    }
+    let n = unsafe { llvm_sys::core::LLVMGetVectorSize(ty) };
+    let mut out = b.undef(ty);
+    for i in 0..n {
+        let idx = b.const_int(b.i32_type(), i as u64);
+        let lane: Vec<Value> = args.iter().map(|a| unsafe { llvm_sys::core::LLVMBuildExtractElement(b.raw(), *a, idx, b"\0".as_ptr() as *const _) }).collect();
+        let r = b.call_named(&name, fty, &lane);
+        out = unsafe { llvm_sys::core::LLVMBuildInsertElement(b.raw(), out, r, idx, b"\0".as_ptr() as *const _) };
+    }
+    out
 }
 
 /// Calls the libm function `base` (double) or `basef` (float) elementwise.

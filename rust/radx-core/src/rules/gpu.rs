@@ -122,6 +122,23 @@ pub fn math_alias(name: &str) -> Option<String> {
     None
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceLibrary {
+    LibDevice,
+    Ocml,
+}
+
+/// The math library derivative code calls on this module's target, if it is a GPU.
+pub fn device_library(m: llvm_sys::prelude::LLVMModuleRef) -> Option<DeviceLibrary> {
+    if is_amdgpu_module(m) {
+        Some(DeviceLibrary::Ocml)
+    } else if is_gpu_module(m) {
+        Some(DeviceLibrary::LibDevice)
+    } else {
+        None
+    }
+}
+
 /// Is the module compiled for a GPU?
 pub fn is_gpu_module(m: llvm_sys::prelude::LLVMModuleRef) -> bool {
     let t = unsafe { std::ffi::CStr::from_ptr(llvm_sys::core::LLVMGetTarget(m)) }.to_string_lossy().into_owned();
