@@ -316,20 +316,27 @@ int main(void) {
         message: &["`f` is variadic"],
         construct: "@__enzyme_fwddiff(",
     };
-    active_value_stored_into_a_global: BadC {
-        name: "global",
-        src: "extern int enzyme_dup;
-double __enzyme_fwddiff(void *, ...);
-double saved;
-double f(double x) {
-  saved = x * 3.0; /* HERE */
-  return saved * x;
+    realloc_in_reverse_mode: BadC {
+        name: "realloc",
+        src: "#include <stdlib.h>
+extern int enzyme_dup, enzyme_const;
+void __enzyme_autodiff(void *, ...);
+void f(const double *x, double *y, int n) {
+  double *t = malloc(8);
+  t = realloc(t, (size_t)n * sizeof(double)); /* HERE */
+  for (int i = 0; i < n; i++) t[i] = x[i] * x[i];
+  for (int i = 0; i < n; i++) y[i] = t[i];
+  free(t);
 }
-int main(void) { return (int)__enzyme_fwddiff((void *)f, enzyme_dup, 2.0, 1.0); }
+int main(void) {
+  double x[2] = {1, 2}, dx[2], y[2], dy[2] = {1, 1};
+  __enzyme_autodiff((void *)f, enzyme_dup, x, dx, enzyme_dup, y, dy, enzyme_const, 2);
+  return 0;
+}
 ",
         function: "f",
-        message: &["an active value is stored into the global variable `saved`"],
-        construct: "store double",
+        message: &["`realloc` inside a function differentiated in reverse mode is not supported"],
+        construct: "@realloc(",
     };
     indirect_call_with_active_argument: BadC {
         name: "indirect",

@@ -53,6 +53,9 @@ pub struct Engine {
     result_active_memo: HashMap<(Value, Vec<bool>), bool>,
     result_active_in_progress: HashSet<(Value, Vec<bool>)>,
     pub generated: Vec<GeneratedFunction>,
+    /// Mutable globals the differentiated code writes floating-point data into, with
+    /// their shadows (one per batch lane).
+    pub global_shadows: HashMap<Value, Vec<Value>>,
 }
 
 impl Engine {
@@ -66,6 +69,7 @@ impl Engine {
             result_active_memo: HashMap::new(),
             result_active_in_progress: HashSet::new(),
             generated: Vec::new(),
+            global_shadows: HashMap::new(),
         }
     }
 
@@ -103,8 +107,16 @@ impl Engine {
         for &c in &copies {
             crate::analysis::memory::retype_float_moves(c);
         }
+        for &(_, c) in &fresh {
+            for g in written_float_globals(c) {
+                self.global_shadows.entry(g).or_insert_with(|| vec![make_global_shadow(g, 0)]);
+            }
+        }
         for (f, c) in fresh {
+            define_poison_lanes(c);
             crate::analysis::shared::expand_shared_constant_exprs(c);
+            let shadowed: Vec<Value> = self.global_shadows.keys().copied().collect();
+            crate::analysis::shared::expand_constant_exprs_of(c, &|g| shadowed.contains(&g));
             // What derivatives are generated from, for people debugging a derivative.
             if std::env::var_os("RADX_PRINT_PREPARED").is_some() {
                 eprintln!("{}", ir::value_to_string(c));
@@ -145,7 +157,8 @@ impl Engine {
         }
         let r = match self.prepare(callee) {
             Ok(p) => {
-                let act = activity::analyze(p, active_args, &mut |c, a| self.result_active(c, a));
+                let globals: Vec<Value> = self.global_shadows.keys().copied().collect();
+                let act = activity::analyze(p, active_args, &globals, &mut |c, a| self.result_active(c, a));
                 ir::all_instructions(p).into_iter().any(|i| {
                     ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMRet) && ir::num_operands(i) == 1 && act.is_active(ir::operand(i, 0))
                 })
@@ -159,7 +172,29 @@ impl Engine {
 
     /// Analyses `prepared` under the given argument activity.
     pub fn activity(&mut self, prepared: Value, active_args: &[bool]) -> activity::Activity {
-        activity::analyze(prepared, active_args, &mut |c, a| self.result_active(c, a))
+        let globals: Vec<Value> = self.global_shadows.keys().copied().collect();
+        activity::analyze(prepared, active_args, &globals, &mut |c, a| self.result_active(c, a))
+    }
+
+    /// Shadows of globals start at zero for each request: what a global held before the
+    /// call has no derivative, and adjoints must not carry over from earlier calls.
+    pub fn zero_global_shadows(&mut self, b: &crate::ir::builder::Builder) {
+        for lanes in self.global_shadows.values() {
+            for &s in lanes {
+                let size = ir::data_layout_type_size(self.module, unsafe { LLVMGlobalGetValueType(s) });
+                b.memset_zero(s, b.const_int(b.i64_type(), size), 1);
+            }
+        }
+    }
+
+    /// The shadow of an active global for batch lane `lane`.
+    pub fn global_shadow(&mut self, g: Value, lane: usize) -> Option<Value> {
+        let lanes = self.global_shadows.get_mut(&g)?;
+        while lanes.len() <= lane {
+            let n = lanes.len();
+            lanes.push(make_global_shadow(g, n));
+        }
+        Some(lanes[lane])
     }
 
     /// The reverse-mode derivative of a GPU kernel, itself a kernel: combined mode, every
@@ -195,6 +230,75 @@ impl Engine {
     pub fn finish(&mut self) {
         for (_, p) in self.prepared.drain() {
             unsafe { LLVMDeleteFunction(p) };
+        }
+    }
+}
+
+/// Mutable globals (in the default address space) that `f` stores floating-point data into.
+fn written_float_globals(f: Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in ir::all_instructions(f) {
+        let (ptr, ty) = match ir::opcode(i) {
+            Some(llvm_sys::LLVMOpcode::LLVMStore) => (ir::operand(i, 1), ir::type_of(ir::operand(i, 0))),
+            _ => continue,
+        };
+        let g = ir::strip_pointer_casts(ir::underlying_object(ptr));
+        let eligible = ir::is_global_variable(g)
+            && unsafe { LLVMIsGlobalConstant(g) } == 0
+            && unsafe { LLVMGetPointerAddressSpace(ir::type_of(g)) } == 0
+            && ir::contains_float(ty);
+        if eligible && !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    out
+}
+
+/// A zero-initialised internal global of the same type as `g`.
+fn make_global_shadow(g: Value, lane: usize) -> Value {
+    unsafe {
+        let m = ir::module_of_function(g);
+        let ty = LLVMGlobalGetValueType(g);
+        let name = format!("{}.radx.shadow{}", ir::name_of(g), if lane > 0 { lane.to_string() } else { String::new() });
+        let s = LLVMAddGlobal(m, ty, ir::cstring(&name).as_ptr());
+        LLVMSetInitializer(s, LLVMConstNull(ty));
+        LLVMSetLinkage(s, llvm_sys::LLVMLinkage::LLVMInternalLinkage);
+        LLVMSetAlignment(s, LLVMGetAlignment(g).max(8));
+        s
+    }
+}
+
+/// Vectorizers leave unused lanes undefined (`insertelement <2 x double> poison, %x, 0`).
+/// A partial evaluated on such a lane is poison, and poison times a zero adjoint is still
+/// poison, which the optimizer then spreads into used lanes. Giving undefined lanes of
+/// floating-point vector constants the value 1.0 (a legal choice for poison, finite in
+/// every partial) keeps adjoints defined.
+fn define_poison_lanes(f: Value) {
+    for i in ir::all_instructions(f) {
+        for k in 0..ir::num_operands(i) {
+            let o = ir::operand(i, k);
+            let t = ir::type_of(o);
+            if !ir::is_constant(o) || ir::type_kind(t) != llvm_sys::LLVMTypeKind::LLVMVectorTypeKind || !ir::is_float(t) {
+                continue;
+            }
+            unsafe {
+                let n = LLVMGetVectorSize(t);
+                let whole = !LLVMIsAUndefValue(o).is_null();
+                let mut elems = Vec::with_capacity(n as usize);
+                let mut changed = false;
+                for e in 0..n {
+                    let el = if whole { std::ptr::null_mut() } else { LLVMGetAggregateElement(o, e) };
+                    if el.is_null() || !LLVMIsAUndefValue(el).is_null() {
+                        elems.push(LLVMConstReal(ir::element_type(t), 1.0));
+                        changed = true;
+                    } else {
+                        elems.push(el);
+                    }
+                }
+                if changed {
+                    ir::set_operand(i, k, LLVMConstVector(elems.as_mut_ptr(), n));
+                }
+            }
         }
     }
 }

@@ -80,6 +80,7 @@ fn lower_forward(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
     let (fn_ty, elems) = crate::forward::derivative_signature(b, ir::function_type(p.function), &req);
     b.position_before(p.call);
     set_debug_loc_from(b, p.call);
+    engine.zero_global_shadows(b);
     let mut args = Vec::new();
     for a in &all_args {
         args.push(a.primal);

@@ -39,7 +39,7 @@ pub fn allocation_needs_shadow(t: ir::Type) -> bool {
 /// `callee_result_active(callee, active_args)` answers whether a defined callee returns
 /// an active value when called with those arguments active (the caller's analysis needs
 /// the callee's; the engine memoises it).
-pub fn analyze(f: Value, active_args: &[bool], callee_result_active: &mut dyn FnMut(Value, &[bool]) -> bool) -> Activity {
+pub fn analyze(f: Value, active_args: &[bool], active_globals: &[Value], callee_result_active: &mut dyn FnMut(Value, &[bool]) -> bool) -> Activity {
     let mut active = HashSet::new();
     for (p, &a) in ir::params(f).into_iter().zip(active_args) {
         if a {
@@ -48,6 +48,7 @@ pub fn analyze(f: Value, active_args: &[bool], callee_result_active: &mut dyn Fn
     }
     // GPU shared memory gets a shadow like any active allocation.
     active.extend(super::shared::shared_globals(f));
+    active.extend(active_globals.iter().copied());
     let insts: Vec<Value> = ir::reverse_post_order(f).into_iter().flat_map(ir::instructions).collect();
     loop {
         let mut changed = false;

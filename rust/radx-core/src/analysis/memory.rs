@@ -140,6 +140,44 @@ pub fn memory_types(f: Value, ptrs: &[Value]) -> MemoryTypes {
 
 /// `memory_types`, not counting the accesses `skip`.
 fn memory_types_skipping(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
+    let mut out = local_memory_types(f, ptrs, skip);
+    let objs: Vec<Value> = ptrs.iter().map(|p| ir::underlying_object(*p)).collect();
+    callee_memory_types(f, &objs, &mut out, &mut Vec::new(), 0);
+    out
+}
+
+/// A copy's type is often only visible where the memory is passed on: follow pointer
+/// arguments into the defined functions they are passed to (a few levels deep).
+fn callee_memory_types(f: Value, objs: &[Value], out: &mut MemoryTypes, seen: &mut Vec<(Value, usize)>, depth: u32) {
+    if depth >= 4 {
+        return;
+    }
+    for i in ir::all_instructions(f) {
+        let Some(callee) = ir::called_function(i).filter(|c| !ir::is_declaration(*c)) else { continue };
+        for (k, a) in ir::call_args(i).into_iter().enumerate() {
+            if !ir::is_pointer(ir::type_of(a)) || !objs.contains(&ir::underlying_object(a)) || seen.contains(&(callee, k)) {
+                continue;
+            }
+            seen.push((callee, k));
+            let p = ir::params(callee)[k];
+            let t = local_memory_types(callee, &[p], &[]);
+            out.float = match (out.float, t.float) {
+                (Some(a), Some(b)) if a != b => {
+                    out.conflicting_floats = true;
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            };
+            out.conflicting_floats |= t.conflicting_floats;
+            out.pointers |= t.pointers;
+            out.integers |= t.integers;
+            callee_memory_types(callee, &[p], out, seen, depth + 1);
+        }
+    }
+}
+
+/// What `f`'s own accesses say about the objects behind `ptrs`.
+fn local_memory_types(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
     let objs: Vec<Value> = ptrs.iter().map(|p| ir::underlying_object(*p)).collect();
     let mut out = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
     // The declared type of a stack or global object says what it holds.

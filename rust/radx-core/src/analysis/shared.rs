@@ -27,6 +27,11 @@ pub fn shared_globals(f: Value) -> Vec<Value> {
 /// Rewrites constant-expression operands (casts and GEPs) that lead to a shared global as
 /// instructions placed before their users.
 pub fn expand_shared_constant_exprs(f: Value) {
+    expand_constant_exprs_of(f, &is_shared_global);
+}
+
+/// The same for the globals `wanted` selects (shared memory, active globals).
+pub fn expand_constant_exprs_of(f: Value, wanted: &dyn Fn(Value) -> bool) {
     let b = Builder::new(ir::module_of_function(f));
     for i in ir::all_instructions(f) {
         if ir::opcode(i) == Some(LLVMPHI) {
@@ -34,19 +39,19 @@ pub fn expand_shared_constant_exprs(f: Value) {
         }
         for k in 0..ir::num_operands(i) {
             let o = ir::operand(i, k);
-            if unsafe { LLVMIsAConstantExpr(o).is_null() } || !is_shared_global(ir::strip_pointer_casts(ir::underlying_object(o))) {
+            if unsafe { LLVMIsAConstantExpr(o).is_null() } || !wanted(ir::strip_pointer_casts(ir::underlying_object(o))) {
                 continue;
             }
             b.position_before(i);
-            let inst = expand(&b, o);
+            let inst = expand(&b, o, wanted);
             ir::set_operand(i, k, inst);
         }
     }
 }
 
-fn expand(b: &Builder, c: Value) -> Value {
+fn expand(b: &Builder, c: Value, wanted: &dyn Fn(Value) -> bool) -> Value {
     unsafe {
-        if is_shared_global(c) {
+        if wanted(c) {
             // The builder folds casts of constants back into constant expressions; a
             // `freeze` (removed by later cleanups) gives it a non-constant to work on.
             return LLVMBuildFreeze(b.raw(), c, b"\0".as_ptr() as *const _);
@@ -54,7 +59,7 @@ fn expand(b: &Builder, c: Value) -> Value {
         if LLVMIsAConstantExpr(c).is_null() {
             return c;
         }
-        let base = expand(b, LLVMGetOperand(c, 0));
+        let base = expand(b, LLVMGetOperand(c, 0), wanted);
         match LLVMGetConstOpcode(c) {
             LLVMAddrSpaceCast => LLVMBuildAddrSpaceCast(b.raw(), base, ir::type_of(c), b"\0".as_ptr() as *const _),
             LLVMBitCast => LLVMBuildBitCast(b.raw(), base, ir::type_of(c), b"\0".as_ptr() as *const _),

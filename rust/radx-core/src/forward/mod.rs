@@ -147,6 +147,14 @@ impl<'e> ForwardFn<'e> {
         self.copy_param_attributes();
         let order = ir::reverse_post_order(self.primal);
         let ctx = self.b.ctx;
+        for i in ir::all_instructions(self.primal) {
+            for o in ir::operands(i) {
+                if self.engine.global_shadows.contains_key(&o) && !self.shadows.contains_key(&o) {
+                    let lanes = (0..self.width()).map(|l| self.engine.global_shadow(o, l).unwrap()).collect();
+                    self.shadows.insert(o, lanes);
+                }
+            }
+        }
         let shared = crate::analysis::shared::shared_globals(self.primal);
         let preamble = if shared.is_empty() {
             None

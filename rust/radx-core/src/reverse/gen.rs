@@ -373,6 +373,13 @@ impl<'e> RevGen<'e> {
         }
         self.fb.position_at_end(self.fentry);
         self.fb.br(self.fblocks[0]);
+        for i in ir::all_instructions(self.primal) {
+            for o in ir::operands(i) {
+                if let Some(s) = self.engine.global_shadow(o, 0) {
+                    self.fshadow.insert(o, s);
+                }
+            }
+        }
         let shared = crate::analysis::shared::shared_globals(self.primal);
         for &g in &shared {
             self.fshadow.insert(g, crate::analysis::shared::make_shadow(g, 0));
@@ -436,9 +443,13 @@ impl<'e> RevGen<'e> {
         }
         for (&b, &phi) in &self.pred_phis {
             for (k, &p) in self.cfg.preds[b].iter().enumerate() {
-                let mut v = [self.fb.const_int(self.fb.i32_type(), k as u64)];
-                let mut blk = [self.fblocks[p]];
-                unsafe { LLVMAddIncoming(phi, v.as_mut_ptr(), blk.as_mut_ptr(), 1) };
+                // One entry per edge: a switch may reach `b` by several cases.
+                let edges = ir::successors(self.cfg.blocks[p]).into_iter().filter(|s| *s == self.cfg.blocks[b]).count();
+                for _ in 0..edges {
+                    let mut v = [self.fb.const_int(self.fb.i32_type(), k as u64)];
+                    let mut blk = [self.fblocks[p]];
+                    unsafe { LLVMAddIncoming(phi, v.as_mut_ptr(), blk.as_mut_ptr(), 1) };
+                }
             }
         }
         Ok(())

@@ -181,6 +181,7 @@ pub fn lower(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()> {
             let sig = signatures(b, &req);
             b.position_before(p.call);
             set_debug_loc_from(b, p.call);
+            engine.zero_global_shadows(b);
             let mut args = primal_and_shadow_args(p);
             if float_ret {
                 args.push(b.const_float(ret, 1.0));
@@ -199,6 +200,7 @@ pub fn lower(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()> {
             let sig = signatures(b, &req);
             b.position_before(p.call);
             set_debug_loc_from(b, p.call);
+            engine.zero_global_shadows(b);
             let r = b.call(sig.augmented, f.forward, &primal_and_shadow_args(p));
             let values = unpack(b, r, sig.augmented_results.len());
             deliver_results(b, p, &values)?;
