@@ -112,10 +112,12 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     }
     remove_dead_markers(module, marker_loads);
     let generated: Vec<Value> = engine.generated.iter().filter_map(|g| function_named(module, &g.name)).collect();
+    // Before the cleanup: LLVM's passes may crash on a malformed derivative instead of
+    // reporting it (and they keep a valid module valid).
+    verify_module(module).map_err(|d| vec![d])?;
     if options.postopt && !generated.is_empty() {
         run_function_passes(module, &generated, CLEANUP_PIPELINE).map_err(|d| vec![d])?;
     }
-    verify_module(module).map_err(|d| vec![d])?;
     report.generated = std::mem::take(&mut engine.generated);
     for g in &mut report.generated {
         if let Some(f) = function_named(module, &g.name) {

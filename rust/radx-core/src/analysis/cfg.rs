@@ -27,7 +27,10 @@ pub struct Loop {
     pub parent: Option<usize>,
     /// Blocks outside the loop that loop blocks branch to.
     pub exits: Vec<usize>,
+    /// The induction variable the reverse sweep steers by (the first one found).
     pub induction: Option<Induction>,
+    /// Further affine induction variables of the same loop, recovered the same way.
+    pub other_inductions: Vec<Induction>,
 }
 
 /// A canonical induction variable: `iv = phi [start, preheader], [iv + step, latch]`, in a
@@ -125,8 +128,9 @@ impl Cfg {
                     }
                 }
             }
-            let induction = self.find_induction(h, &latches, &body, &exits);
-            self.loops.push(Loop { header: h, latches, body, parent: None, exits, induction });
+            let mut inductions = self.find_inductions(h, &latches, &body, &exits);
+            let induction = if inductions.is_empty() { None } else { Some(inductions.remove(0)) };
+            self.loops.push(Loop { header: h, latches, body, parent: None, exits, induction, other_inductions: inductions });
         }
         // Innermost loop = the smallest containing body; headers in RPO make outer loops first.
         for l in 0..self.loops.len() {
@@ -147,14 +151,15 @@ impl Cfg {
 }
 
 impl Cfg {
-    fn find_induction(&self, h: usize, latches: &[usize], body: &[usize], exits: &[usize]) -> Option<Induction> {
+    fn find_inductions(&self, h: usize, latches: &[usize], body: &[usize], exits: &[usize]) -> Vec<Induction> {
+        let mut out = Vec::new();
         if latches.len() != 1 || self.preds[h].len() != 2 {
-            return None;
+            return out;
         }
         let latch = latches[0];
-        let preheader = *self.preds[h].iter().find(|&&p| p != latch)?;
+        let Some(&preheader) = self.preds[h].iter().find(|&&p| p != latch) else { return out };
         if body.contains(&preheader) || exits.iter().any(|&e| self.preds[e].iter().any(|p| !body.contains(p))) {
-            return None;
+            return out;
         }
         for phi in ir::instructions(self.blocks[h]) {
             if ir::opcode(phi) != Some(LLVMOpcode::LLVMPHI) {
@@ -182,19 +187,29 @@ impl Cfg {
             let (a, b) = (ir::operand(next, 0), ir::operand(next, 1));
             let step = if a == phi { ir::const_int_value(b) } else if b == phi { ir::const_int_value(a) } else { None };
             if let Some(step) = step.filter(|s| *s != 0) {
-                return Some(Induction { phi, start, step, preheader, latch });
+                out.push(Induction { phi, start, step, preheader, latch });
             }
         }
-        None
+        out
     }
 
-    /// The loop whose canonical induction variable `v` is.
+    /// The loop whose induction variable `v` is, and that variable.
+    pub fn induction_of(&self, v: Value) -> Option<(usize, Induction)> {
+        self.loops.iter().enumerate().find_map(|(l, lp)| lp.inductions().find(|i| i.phi == v).map(|i| (l, i)))
+    }
+
     pub fn induction_loop(&self, v: Value) -> Option<usize> {
-        self.loops.iter().position(|l| l.induction.map(|i| i.phi) == Some(v))
+        self.induction_of(v).map(|(l, _)| l)
     }
 
     pub fn loop_contains(&self, l: usize, b: usize) -> bool {
         self.loops[l].body.contains(&b)
+    }
+}
+
+impl Loop {
+    pub fn inductions(&self) -> impl Iterator<Item = Induction> + '_ {
+        self.induction.iter().copied().chain(self.other_inductions.iter().copied())
     }
 }
 

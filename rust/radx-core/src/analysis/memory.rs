@@ -78,7 +78,11 @@ impl MemoryFacts {
                     } else if memory::memory_transfer(&name).is_some() {
                         written.push(object_of(ir::operand(i, 0)));
                     } else if rules::rule_for_callee(&name).is_some() || memory::allocator(&name).is_some() || memory::is_inactive_function(&name) && !name.contains("printf") && !name.starts_with("fread") {
-                    } else if ir::has_fn_attr(callee, "readnone") || ir::has_fn_attr(callee, "readonly") || reads_only(callee) {
+                    } else if ir::has_fn_attr(callee, "readnone")
+                        || ir::has_fn_attr(callee, "readonly")
+                        || reads_only(callee)
+                        || memory::writes_no_program_memory(&name) && ir::call_args(i).iter().all(|a| !ir::is_pointer(ir::type_of(*a)))
+                    {
                     } else {
                         writes_anything = true;
                     }

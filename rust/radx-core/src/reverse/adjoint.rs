@@ -159,13 +159,13 @@ impl<'e> RevGen<'e> {
         Ok(())
     }
 
-    fn induction_slots(&mut self, l: usize) -> (Value, Value) {
-        if let Some(&s) = self.induction_slots.get(&l) {
+    fn induction_slots(&mut self, phi: Value) -> (Value, Value) {
+        if let Some(&s) = self.induction_slots.get(&phi) {
             return s;
         }
-        let t = ir::type_of(self.cfg.loops[l].induction.unwrap().phi);
+        let t = ir::type_of(phi);
         let s = (self.rb.entry_alloca(self.rev, t), self.rb.entry_alloca(self.rev, t));
-        self.induction_slots.insert(l, s);
+        self.induction_slots.insert(phi, s);
         s
     }
 
@@ -174,15 +174,17 @@ impl<'e> RevGen<'e> {
     fn enter_loops_in_reverse(&mut self, b: usize) -> Result<()> {
         let term = ir::terminator(self.cfg.blocks[b]);
         for l in 0..self.cfg.loops.len() {
-            let Some(iv) = self.cfg.loops[l].induction else { continue };
             if !self.cfg.loops[l].exits.contains(&b) {
                 continue;
             }
-            let last = self.materialize(Need::Primal(iv.phi), term)?;
-            let start = self.materialize(Need::Primal(iv.start), term)?;
-            let (cur, first) = self.induction_slots(l);
-            self.rb.store(last, cur);
-            self.rb.store(start, first);
+            let ivs: Vec<_> = self.cfg.loops[l].inductions().collect();
+            for iv in ivs {
+                let last = self.materialize(Need::Primal(iv.phi), term)?;
+                let start = self.materialize(Need::Primal(iv.start), term)?;
+                let (cur, first) = self.induction_slots(iv.phi);
+                self.rb.store(last, cur);
+                self.rb.store(start, first);
+            }
         }
         let mut hoisted: Vec<(Need, usize)> = self.hoisted.iter().copied().filter(|(_, l)| self.cfg.loops[*l].exits.contains(&b)).collect();
         hoisted.sort_by_key(|(n, l)| (*l, format!("{n:?}")));
@@ -207,7 +209,7 @@ impl<'e> RevGen<'e> {
     /// other from the latch, one step earlier.
     fn leave_header_in_reverse(&mut self, l: usize, phi_adjoints: &[(Value, Value)]) {
         let iv = self.cfg.loops[l].induction.unwrap();
-        let (cur_slot, first_slot) = self.induction_slots(l);
+        let (cur_slot, first_slot) = self.induction_slots(iv.phi);
         let t = ir::type_of(iv.phi);
         let cur = self.rb.load(t, cur_slot);
         let first = self.rb.load(t, first_slot);
@@ -224,6 +226,14 @@ impl<'e> RevGen<'e> {
         self.rb.position_at_end(to_latch);
         let prev = unsafe { LLVMBuildSub(self.rb.raw(), cur, LLVMConstInt(t, iv.step as u64, 1), NO_NAME) };
         self.rb.store(prev, cur_slot);
+        let others = self.cfg.loops[l].other_inductions.clone();
+        for other in others {
+            let (slot, _) = self.induction_slots(other.phi);
+            let ty = ir::type_of(other.phi);
+            let v = self.rb.load(ty, slot);
+            let p = unsafe { LLVMBuildSub(self.rb.raw(), v, LLVMConstInt(ty, other.step as u64, 1), NO_NAME) };
+            self.rb.store(p, slot);
+        }
         self.phi_edge(bb, iv.latch, phi_adjoints);
         self.rb.br(self.rblocks[iv.latch]);
     }
@@ -326,8 +336,8 @@ impl<'e> RevGen<'e> {
         if let Some(&v) = self.memo.get(&n) {
             return Ok(v);
         }
-        if let Some(l) = self.induction_in(n, self.current) {
-            let (cur, _) = self.induction_slots(l);
+        if self.induction_in(n, self.current).is_some() {
+            let (cur, _) = self.induction_slots(need_value(n));
             let v = self.rb.load(ir::type_of(need_value(n)), cur);
             self.memo.insert(n, v);
             return Ok(v);

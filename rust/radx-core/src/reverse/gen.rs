@@ -55,8 +55,8 @@ pub struct RevGen<'e> {
     pub exit_branches: Vec<Value>,
     /// The primal block whose reverse is being emitted.
     pub current: usize,
-    /// Per loop with an induction variable: slots for the reverse counter and its start.
-    pub induction_slots: HashMap<usize, (Value, Value)>,
+    /// Per induction variable (its phi): slots for the reverse counter and its start.
+    pub induction_slots: HashMap<Value, (Value, Value)>,
     /// Cached values a block recomputes instead (see `drop_redundant_caches`).
     pub recompute_in: HashSet<(Need, usize)>,
     /// Loop-invariant caches: pushed at the loop's exits, held in a slot for its reverse.
@@ -183,7 +183,8 @@ impl<'e> RevGen<'e> {
         // Each exit of a loop with an induction variable hands the reverse its last and
         // first values, once per run of the loop.
         for l in 0..self.cfg.loops.len() {
-            if let Some(iv) = self.cfg.loops[l].induction {
+            let ivs: Vec<_> = self.cfg.loops[l].inductions().collect();
+            for iv in ivs {
                 for e in self.cfg.loops[l].exits.clone() {
                     self.plan(Need::Primal(iv.phi), e);
                     self.plan(Need::Primal(iv.start), e);

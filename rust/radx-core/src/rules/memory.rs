@@ -62,6 +62,17 @@ pub const INACTIVE_INTRINSIC_PREFIXES: &[&str] = &[
     "llvm.uadd.", "llvm.ssub.", "llvm.usub.", "llvm.smul.", "llvm.umul.", "llvm.objectsize", "llvm.threadlocal.address",
 ];
 
+/// Library functions whose only writes are to `errno` or libm's own state (`signgam`):
+/// they never change memory the program can reach through its pointers.
+pub const NO_PROGRAM_MEMORY_WRITES: &[&str] = &[
+    "lgamma", "lgammaf", "lgammal", "lgamma_r", "tgamma", "tgammaf", "tgammal", "j0", "j1", "jn", "y0", "y1", "yn",
+    "frexp", "modf", "remquo", "nan", "nanf", "ilogb", "logb", "scalbn", "nextafter",
+];
+
+pub fn writes_no_program_memory(name: &str) -> bool {
+    NO_PROGRAM_MEMORY_WRITES.contains(&name)
+}
+
 pub fn is_inactive_function(name: &str) -> bool {
     INACTIVE_FUNCTIONS.contains(&name) || INACTIVE_INTRINSIC_PREFIXES.iter().any(|p| name.starts_with(p))
 }
