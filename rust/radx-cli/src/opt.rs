@@ -131,6 +131,11 @@ pub fn run(a: &OptArgs) -> Result<(), Vec<Diagnostic>> {
     let report = radx_core::lower_module(m.as_mut_ptr(), &a.options)?;
     if a.stats {
         eprintln!("radx: {} magic call(s) lowered, {} function(s) generated", report.calls_lowered, report.generated.len());
+        let t = &report.timings;
+        eprintln!(
+            "  time: differentiation {:.1} ms, preparation passes {:.1} ms, verification {:.1} ms, cleanup passes {:.1} ms",
+            t.differentiate_ms, t.prepare_ms, t.verify_ms, t.cleanup_ms
+        );
         for g in &report.generated {
             eprintln!("  {:<32} {:<13} width {:<2} from `{}`: {} instructions", g.name, g.mode, g.width, g.source, g.instructions);
             if let Some(t) = &g.tape {

@@ -56,6 +56,8 @@ pub struct Engine {
     /// Mutable globals the differentiated code writes floating-point data into, with
     /// their shadows (one per batch lane).
     pub global_shadows: HashMap<Value, Vec<Value>>,
+    /// Time spent in LLVM's preparation pipelines (reported apart from the AD itself).
+    pub prepare_time: std::time::Duration,
 }
 
 impl Engine {
@@ -70,6 +72,7 @@ impl Engine {
             result_active_in_progress: HashSet::new(),
             generated: Vec::new(),
             global_shadows: HashMap::new(),
+            prepare_time: std::time::Duration::ZERO,
         }
     }
 
@@ -102,7 +105,9 @@ impl Engine {
         }
         let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
         if self.options.preopt {
+            let t = std::time::Instant::now();
             crate::pipeline::run_function_passes(self.module, &copies, crate::pipeline::PREPARE_PIPELINE)?;
+            self.prepare_time += t.elapsed();
         }
         for &c in &copies {
             crate::analysis::memory::retype_float_moves(c);

@@ -85,6 +85,20 @@ pub fn verify_module(module: LLVMModuleRef) -> Result<()> {
 pub struct Report {
     pub calls_lowered: usize,
     pub generated: Vec<GeneratedFunction>,
+    pub timings: Timings,
+}
+
+/// Where the time of a run went, in milliseconds.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Timings {
+    /// LLVM's canonicalising passes on the copies derivatives are made from.
+    pub prepare_ms: f64,
+    /// Analyses and generation of the derivatives: the AD transform itself.
+    pub differentiate_ms: f64,
+    /// Verification of the result.
+    pub verify_ms: f64,
+    /// LLVM's cleanup passes on the generated functions.
+    pub cleanup_ms: f64,
 }
 
 /// Rewrites every magic call of the module. On failure every diagnostic found is
@@ -95,6 +109,7 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     let calls = order_inner_first(lower::magic_calls(module));
     let mut report = Report::default();
     let mut marker_loads = Vec::new();
+    let started = std::time::Instant::now();
     for (call, kind) in calls {
         for a in ir::call_args(call) {
             if crate::abi::marker_global(a).is_some() && ir::is_instruction(a) {
@@ -111,13 +126,20 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
         return Err(diags);
     }
     remove_dead_markers(module, marker_loads);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    report.timings.prepare_ms = ms(engine.prepare_time);
+    report.timings.differentiate_ms = ms(started.elapsed()) - report.timings.prepare_ms;
     let generated: Vec<Value> = engine.generated.iter().filter_map(|g| function_named(module, &g.name)).collect();
     // Before the cleanup: LLVM's passes may crash on a malformed derivative instead of
     // reporting it (and they keep a valid module valid).
+    let t = std::time::Instant::now();
     verify_module(module).map_err(|d| vec![d])?;
+    report.timings.verify_ms = ms(t.elapsed());
+    let t = std::time::Instant::now();
     if options.postopt && !generated.is_empty() {
         run_function_passes(module, &generated, CLEANUP_PIPELINE).map_err(|d| vec![d])?;
     }
+    report.timings.cleanup_ms = ms(t.elapsed());
     report.generated = std::mem::take(&mut engine.generated);
     for g in &mut report.generated {
         if let Some(f) = function_named(module, &g.name) {
