@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: set up the machine, build RadX, run all Rust tests, the Enzyme-convention
-# conformance suite (../shared/conformance, when it is there) and the Julia tests (when
-# julia and julia/ are there). Exits non-zero if anything fails; every stage runs even
-# after an earlier one failed, and a summary closes the output.
+# conformance suite (../shared/conformance, when it is there), a parse of every Julia file
+# with tree-sitter's Julia grammar (always; it installs itself into target/julia-syntax) and
+# the Julia tests (when julia and julia/ are there). Exits non-zero if anything fails;
+# every stage runs even after an earlier one failed, and a summary closes the output.
 #
 #     bash deps/test.sh
 set -uo pipefail
@@ -50,6 +51,14 @@ if [ -x "$SUITE/run.sh" ]; then
     "$SUITE/run.sh" --opt "$CONFORMANCE_OPTS" --only "$CONFORMANCE_GROUPS" -- "$ROOT/target/release/radx" cc
 else
   skip "conformance" "no conformance suite at $SUITE: skipped"
+fi
+
+# Julia is not installable everywhere, but every .jl file is always parsed with a real Julia
+# grammar; --self-test first proves the checker rejects a broken file.
+if [ -d "$ROOT/julia" ]; then
+  stage "julia syntax (tree-sitter)" python3 deps/check_julia_syntax.py --self-test julia
+else
+  skip "julia syntax" "no julia/ directory: skipped"
 fi
 
 if ! command -v julia >/dev/null 2>&1; then

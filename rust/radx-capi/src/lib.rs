@@ -6,16 +6,22 @@
 //! so calls are independent and may run concurrently.
 
 pub mod error;
+mod inprocess;
 mod request;
+pub mod rules;
+pub mod signature;
 pub mod types;
 
 use error::{c_string, free_c_string, to_chain, Failure};
 use inkwell::context::Context;
 use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
-use radx_core::{Code, Diagnostic, Options, Report};
+use radx_core::ir::builder::Builder;
+use radx_core::{Code, Diagnostic, Report};
+use request::Generated;
+pub use rules::RadxRules;
 use std::collections::HashMap;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::os::raw::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -42,15 +48,6 @@ pub fn guard(error: *mut *mut RadxError, body: impl FnOnce() -> Result<(), Failu
     status
 }
 
-/// Options from `RADX_FLAG_*` bits.
-pub(crate) fn options_from_flags(flags: u32) -> Result<Options, Failure> {
-    let known = (RADX_FLAG_NO_PREOPT | RADX_FLAG_NO_POSTOPT) as u32;
-    if flags & !known != 0 {
-        return Err(Failure::invalid(format!("unknown flag bits {:#x}", flags & !known)).hint("known flags: RADX_FLAG_NO_PREOPT, RADX_FLAG_NO_POSTOPT"));
-    }
-    Ok(Options { preopt: flags & RADX_FLAG_NO_PREOPT == 0, postopt: flags & RADX_FLAG_NO_POSTOPT == 0 })
-}
-
 /// Parses and verifies the caller's buffer (bitcode, or textual IR) in `ctx`.
 pub(crate) fn parse_module<'c>(ctx: &'c Context, bitcode: *const u8, len: usize) -> Result<Module<'c>, Failure> {
     if bitcode.is_null() {
@@ -71,19 +68,30 @@ pub(crate) fn parse_module<'c>(ctx: &'c Context, bitcode: *const u8, len: usize)
     Ok(m)
 }
 
-/// Writes the module as bitcode into a new `radx_result`.
-pub(crate) fn make_result(m: &Module, function_name: Option<&str>, report: &Report) -> *mut RadxResult {
-    let bc = m.write_bitcode_to_memory();
-    let bytes: Box<[u8]> = bc.as_slice().to_vec().into_boxed_slice();
-    let bitcode_len = bytes.len();
-    let bitcode = Box::into_raw(bytes) as *mut u8;
-    let json = serde_json::to_string(report).unwrap_or_else(|_| "{}".to_string());
+/// A new `radx_result`: the module as bitcode when `m` is given (the bitcode door), none
+/// when the caller's module was changed in place.
+pub(crate) fn make_result(m: Option<&Module>, function_name: Option<&str>, report: &Report, json: Option<serde_json::Value>, gen: Option<(&Builder, &Generated)>) -> *mut RadxResult {
+    let (bitcode, bitcode_len) = match m {
+        Some(m) => {
+            let bc = m.write_bitcode_to_memory();
+            let bytes: Box<[u8]> = bc.as_slice().to_vec().into_boxed_slice();
+            let n = bytes.len();
+            (Box::into_raw(bytes) as *mut u8, n)
+        }
+        None => (std::ptr::null_mut(), 0),
+    };
+    let json = json.map(|j| j.to_string()).unwrap_or_else(|| serde_json::to_string(report).unwrap_or_else(|_| "{}".to_string()));
+    let (functions, num_functions) = gen.map(|(b, g)| signature::functions_to_c(b, &g.functions)).unwrap_or((std::ptr::null_mut(), 0));
+    let tape = gen.map(|(_, g)| g.tape).unwrap_or(false);
     Box::into_raw(Box::new(RadxResult {
         bitcode,
         bitcode_len,
         function_name: function_name.map(c_string).unwrap_or(std::ptr::null_mut()),
         calls_lowered: report.calls_lowered,
         report_json: c_string(&json),
+        functions,
+        num_functions,
+        tape_type: if tape { c_string(request::TAPE_TYPE) } else { std::ptr::null_mut() },
     }))
 }
 
@@ -150,13 +158,34 @@ pub unsafe extern "C" fn radx_lower_module(
 ) -> RadxStatus {
     guard(error, || {
         check_result_slot(result)?;
-        let options = options_from_flags(flags)?;
+        if flags & RADX_FLAG_RUNTIME_ACTIVITY as u32 != 0 {
+            return Err(Failure::invalid("RADX_FLAG_RUNTIME_ACTIVITY is a request flag; radx_lower_module takes RADX_FLAG_NO_PREOPT and RADX_FLAG_NO_POSTOPT"));
+        }
+        let options = request::options_from_flags(flags)?;
         let ctx = Context::create();
         let m = parse_module(&ctx, bitcode, bitcode_len)?;
         let report = radx_core::lower_module(m.as_mut_ptr(), &options)?;
-        *result = make_result(&m, None, &report);
+        *result = make_result(Some(&m), None, &report, None, None);
         Ok(())
     })
+}
+
+/// The bitcode door: parse into a private context, generate, write back.
+unsafe fn differentiate_bitcode(
+    bitcode: *const u8,
+    bitcode_len: usize,
+    request: *const RadxRequest,
+    rules: *const RadxRules,
+    result: *mut *mut RadxResult,
+) -> Result<(), Failure> {
+    check_result_slot(result)?;
+    let parsed = request::parse(request)?;
+    let ctx = Context::create();
+    let m = parse_module(&ctx, bitcode, bitcode_len)?;
+    let g = request::generate(m.as_mut_ptr(), &parsed, rules.as_ref())?;
+    let b = Builder::new(m.as_mut_ptr());
+    *result = make_result(Some(&m), Some(&g.function_name), &g.report, Some(g.json.clone()), Some((&b, &g)));
+    Ok(())
 }
 
 /// `radx_status radx_differentiate(const uint8_t *bitcode, size_t bitcode_len,
@@ -174,31 +203,129 @@ pub unsafe extern "C" fn radx_differentiate(
     result: *mut *mut RadxResult,
     error: *mut *mut RadxError,
 ) -> RadxStatus {
+    guard(error, || differentiate_bitcode(bitcode, bitcode_len, request, std::ptr::null(), result))
+}
+
+/// `radx_status radx_differentiate_ex(const uint8_t *bitcode, size_t bitcode_len,
+/// const radx_request *request, const radx_rules *rules, radx_result **result,
+/// radx_error **error)`
+///
+/// # Safety
+/// As `radx_differentiate`; `rules` is NULL or came from `radx_rules_new`.
+#[no_mangle]
+pub unsafe extern "C" fn radx_differentiate_ex(
+    bitcode: *const u8,
+    bitcode_len: usize,
+    request: *const RadxRequest,
+    rules: *const RadxRules,
+    result: *mut *mut RadxResult,
+    error: *mut *mut RadxError,
+) -> RadxStatus {
+    guard(error, || differentiate_bitcode(bitcode, bitcode_len, request, rules, result))
+}
+
+/// `radx_status radx_differentiate_module(struct LLVMOpaqueModule *module,
+/// radx_llvm_get_version_fn llvm_get_version, const radx_request *request,
+/// const radx_rules *rules, radx_result **result, radx_error **error)`
+///
+/// # Safety
+/// `module` is NULL or a live module of the libLLVM whose `LLVMGetVersion` is
+/// `llvm_get_version`, not used by another thread during the call (nor is its context);
+/// the rest as for `radx_differentiate_ex`.
+#[no_mangle]
+pub unsafe extern "C" fn radx_differentiate_module(
+    module: *mut llvm_sys::LLVMModule,
+    llvm_get_version: RadxLlvmGetVersionFn,
+    request: *const RadxRequest,
+    rules: *const RadxRules,
+    result: *mut *mut RadxResult,
+    error: *mut *mut RadxError,
+) -> RadxStatus {
     guard(error, || {
         check_result_slot(result)?;
-        if request.is_null() {
-            return Err(Failure::invalid("the request pointer is NULL"));
+        if module.is_null() {
+            return Err(Failure::invalid("the module pointer is NULL"));
         }
-        let req = *request;
-        request::check_mode(req.mode)?;
-        let options = options_from_flags(req.flags)?;
-        if req.function.is_null() {
-            return Err(Failure::invalid("request.function is NULL"));
-        }
-        let name = CStr::from_ptr(req.function).to_str().map_err(|_| Failure::invalid("request.function is not UTF-8"))?.to_string();
-        let activities: Vec<RadxActivity> = if req.num_args == 0 {
-            Vec::new()
-        } else if req.args.is_null() {
-            return Err(Failure::invalid(format!("request.args is NULL but request.num_args is {}", req.num_args)));
-        } else {
-            std::slice::from_raw_parts(req.args, req.num_args).to_vec()
+        // Nothing of the module is touched before the LLVM check.
+        inprocess::check_llvm(llvm_get_version)?;
+        let parsed = request::parse(request)?;
+        inprocess::verify_input(module)?;
+        let before = inprocess::Snapshot::take(module);
+        let outcome = catch_unwind(AssertUnwindSafe(|| request::generate(module, &parsed, rules.as_ref())));
+        let g = match outcome {
+            Ok(Ok(g)) => g,
+            Ok(Err(f)) => {
+                before.restore(module);
+                return Err(f);
+            }
+            Err(panic) => {
+                before.restore(module);
+                return Err(Failure::from_panic(panic));
+            }
         };
-        let ctx = Context::create();
-        let m = parse_module(&ctx, bitcode, bitcode_len)?;
-        let (fname, report) = request::forward(&m, &name, &req, &activities, options)?;
-        *result = make_result(&m, Some(&fname), &report);
+        let b = Builder::new(module);
+        *result = make_result(None, Some(&g.function_name), &g.report, Some(g.json.clone()), Some((&b, &g)));
         Ok(())
     })
+}
+
+/// `uint32_t radx_abi_version(void)`
+#[no_mangle]
+pub extern "C" fn radx_abi_version() -> u32 {
+    RADX_ABI_VERSION
+}
+
+/// `void radx_llvm_version(uint32_t *major, uint32_t *minor, uint32_t *patch)`
+///
+/// # Safety
+/// Each pointer is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn radx_llvm_version(major: *mut u32, minor: *mut u32, patch: *mut u32) {
+    let (a, b, c) = inprocess::own_llvm_version();
+    for (p, v) in [(major, a), (minor, b), (patch, c)] {
+        if !p.is_null() {
+            *p = v;
+        }
+    }
+}
+
+/// `radx_rules *radx_rules_new(void)`
+#[no_mangle]
+pub extern "C" fn radx_rules_new() -> *mut RadxRules {
+    catch_unwind(|| Box::into_raw(Box::<RadxRules>::default())).unwrap_or(std::ptr::null_mut())
+}
+
+/// `radx_status radx_rules_add(radx_rules *rules, const radx_rule *rule, radx_error **error)`
+///
+/// # Safety
+/// `rules` is NULL or came from `radx_rules_new`; `rule` is NULL or valid; `error` is NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn radx_rules_add(rules: *mut RadxRules, rule: *const RadxRule, error: *mut *mut RadxError) -> RadxStatus {
+    guard(error, || {
+        let Some(r) = rules.as_ref() else { return Err(Failure::invalid("the rules pointer is NULL")) };
+        r.add(rule)
+    })
+}
+
+/// `size_t radx_rules_count(const radx_rules *rules)`
+///
+/// # Safety
+/// `rules` is NULL or came from `radx_rules_new`.
+#[no_mangle]
+pub unsafe extern "C" fn radx_rules_count(rules: *const RadxRules) -> usize {
+    rules.as_ref().map(|r| catch_unwind(AssertUnwindSafe(|| r.len())).unwrap_or(0)).unwrap_or(0)
+}
+
+/// `void radx_rules_free(radx_rules *rules)`
+///
+/// # Safety
+/// `rules` is NULL or came from `radx_rules_new` and has not been freed.
+#[no_mangle]
+pub unsafe extern "C" fn radx_rules_free(rules: *mut RadxRules) {
+    if !rules.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(rules))));
+    }
 }
 
 /// `void radx_result_free(radx_result *result)`
@@ -217,6 +344,8 @@ pub unsafe extern "C" fn radx_result_free(result: *mut RadxResult) {
         }
         free_c_string(r.function_name);
         free_c_string(r.report_json);
+        signature::free_functions(r.functions, r.num_functions);
+        free_c_string(r.tape_type);
     }));
 }
 
@@ -232,6 +361,7 @@ pub unsafe extern "C" fn radx_error_free(error: *mut RadxError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CStr;
 
     #[test]
     fn a_panic_becomes_an_internal_error() {

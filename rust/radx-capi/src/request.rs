@@ -1,25 +1,108 @@
-//! `radx_differentiate`: from a `radx_request` to a `radx_core::ForwardRequest`, and the
-//! generation, cleanup and verification of the derivative.
+//! `radx_differentiate*`: from a `radx_request` to a `radx_core` request (forward or
+//! reverse), the generation, cleanup and verification of the derivative, and the exact
+//! signatures of what was generated.
 
 use crate::error::Failure;
+use crate::rules::Registry;
+use crate::signature::{self, FnSig};
 use crate::types::*;
-use inkwell::module::Module;
-use inkwell::values::AsValueRef;
-use radx_core::ir::{self, Type, Value};
+use radx_core::engine::{ArgActivity, Engine, ForwardRequest};
+use radx_core::ir::{self, builder::Builder, Type, Value};
 use radx_core::pipeline::{run_function_passes, verify_module, CLEANUP_PIPELINE};
-use radx_core::{ArgActivity, Engine, ForwardRequest, Options, Report};
+use radx_core::reverse::{ReverseRequest, RevArg};
+use radx_core::{Options, Report};
+use llvm_sys::prelude::LLVMModuleRef;
+use std::ffi::CStr;
 
-/// Unknown modes are invalid arguments; known ones other than forward are not implemented yet.
+/// A `radx_request`, checked and copied out of the caller's memory.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    pub function: String,
+    pub mode: RadxMode,
+    pub width: u32,
+    pub activities: Vec<RadxActivity>,
+    pub return_activity: RadxActivity,
+    pub return_primal: bool,
+    pub options: Options,
+}
+
+/// What a request generated.
+pub struct Generated {
+    /// The function the request asked for (the augmented forward for REVERSE_PRIMAL, the
+    /// reverse for REVERSE_GRADIENT).
+    pub function_name: String,
+    pub functions: Vec<FnSig>,
+    pub tape: bool,
+    pub report: Report,
+    pub json: serde_json::Value,
+}
+
+/// Options from `RADX_FLAG_*` bits. Runtime activity is a known flag that is refused.
+pub fn options_from_flags(flags: u32) -> Result<Options, Failure> {
+    let known = (RADX_FLAG_NO_PREOPT | RADX_FLAG_NO_POSTOPT | RADX_FLAG_RUNTIME_ACTIVITY) as u32;
+    if flags & !known != 0 {
+        return Err(Failure::invalid(format!("unknown flag bits {:#x}", flags & !known))
+            .hint("known flags: RADX_FLAG_NO_PREOPT, RADX_FLAG_NO_POSTOPT, RADX_FLAG_RUNTIME_ACTIVITY"));
+    }
+    if flags & RADX_FLAG_RUNTIME_ACTIVITY as u32 != 0 {
+        return Err(Failure::api(
+            RADX_ERR_UNSUPPORTED,
+            "runtime activity (RADX_FLAG_RUNTIME_ACTIVITY, Enzyme's set_runtime_activity) is not supported by RadX yet: activity is decided at compile time only",
+        )
+        .hint("drop the flag; if a value's activity really is only known at run time, pass it as DUP with a zeroed shadow"));
+    }
+    Ok(Options { preopt: flags & RADX_FLAG_NO_PREOPT == 0, postopt: flags & RADX_FLAG_NO_POSTOPT == 0 })
+}
+
+/// Unknown modes are invalid arguments; FORWARD_SPLIT is defined but not implemented.
 pub fn check_mode(mode: RadxMode) -> Result<(), Failure> {
     match mode_name(mode) {
-        None => Err(Failure::invalid(format!("unknown mode {mode}")).hint("modes: RADX_MODE_FORWARD (0), RADX_MODE_REVERSE_PRIMAL (1), RADX_MODE_REVERSE_GRADIENT (2), RADX_MODE_REVERSE_COMBINED (3), RADX_MODE_FORWARD_SPLIT (4)")),
-        Some(_) if mode == RADX_MODE_FORWARD => Ok(()),
-        Some(name) => Err(Failure::api(RADX_ERR_UNSUPPORTED_MODE, format!("{name} is not implemented yet; libradx generates forward-mode derivatives only"))
-            .hint("use RADX_MODE_FORWARD; reverse mode is in progress")),
+        None => Err(Failure::invalid(format!("unknown mode {mode}")).hint(
+            "modes: RADX_MODE_FORWARD (0), RADX_MODE_REVERSE_PRIMAL (1), RADX_MODE_REVERSE_GRADIENT (2), RADX_MODE_REVERSE_COMBINED (3), RADX_MODE_FORWARD_SPLIT (4)",
+        )),
+        Some(name) if mode == RADX_MODE_FORWARD_SPLIT => Err(Failure::api(RADX_ERR_UNSUPPORTED_MODE, format!("{name} is not implemented yet"))
+            .hint("use RADX_MODE_FORWARD (forward mode needs no tape)")),
+        Some(_) => Ok(()),
     }
 }
 
-fn activity_name(a: RadxActivity) -> String {
+/// Reads and checks a request (not yet against a module).
+///
+/// # Safety
+/// `req` is NULL or a valid request whose `function` is NUL-terminated and whose `args`
+/// holds `num_args` values.
+pub unsafe fn parse(req: *const RadxRequest) -> Result<Parsed, Failure> {
+    if req.is_null() {
+        return Err(Failure::invalid("the request pointer is NULL"));
+    }
+    let req = *req;
+    check_mode(req.mode)?;
+    let options = options_from_flags(req.flags)?;
+    if req.function.is_null() {
+        return Err(Failure::invalid("request.function is NULL"));
+    }
+    let function = CStr::from_ptr(req.function).to_str().map_err(|_| Failure::invalid("request.function is not UTF-8"))?.to_string();
+    let activities = read_activities(req.args, req.num_args, "request")?;
+    let width = if req.width == 0 { 1 } else { req.width };
+    if width > 64 {
+        return Err(Failure::invalid(format!("width {width} is out of range: the batch width is between 1 and 64")));
+    }
+    Ok(Parsed { function, mode: req.mode, width, activities, return_activity: req.return_activity, return_primal: req.return_primal != 0, options })
+}
+
+/// # Safety
+/// `args` holds `n` values when it is non-NULL.
+pub unsafe fn read_activities(args: *const RadxActivity, n: usize, what: &str) -> Result<Vec<RadxActivity>, Failure> {
+    if n == 0 {
+        Ok(Vec::new())
+    } else if args.is_null() {
+        Err(Failure::invalid(format!("{what}.args is NULL but {what}.num_args is {n}")))
+    } else {
+        Ok(std::slice::from_raw_parts(args, n).to_vec())
+    }
+}
+
+pub fn activity_name(a: RadxActivity) -> String {
     C_CONSTANTS
         .iter()
         .find(|(n, v)| n.starts_with("RADX_ACTIVITY_") && *v == a as i64)
@@ -27,35 +110,43 @@ fn activity_name(a: RadxActivity) -> String {
         .unwrap_or_else(|| format!("{a} (unknown)"))
 }
 
-/// Default activity by type, as the `__enzyme_fwddiff` calls have it: floating-point values
-/// and pointers carry tangents, everything else is constant.
-fn default_activity(t: Type) -> ArgActivity {
-    if ir::is_float(t) || ir::is_pointer(t) || (ir::is_aggregate(t) && ir::contains_float(t) && !ir::contains_pointer(t)) {
-        ArgActivity::Dup
-    } else {
-        ArgActivity::Const
-    }
+fn describe(fname: &str, index: usize, t: Type) -> String {
+    format!("parameter {} (`{}`) of `{fname}`", index + 1, ir::type_to_string(t))
 }
 
-fn arg_activity(fname: &str, index: usize, t: Type, a: RadxActivity) -> Result<ArgActivity, Failure> {
-    let what = || format!("parameter {} (`{}`) of `{fname}`", index + 1, ir::type_to_string(t));
+/// Forward mode, by type as `__enzyme_fwddiff` has it: floating-point values (and
+/// aggregates of them) and pointers carry tangents, everything else is constant.
+pub fn forward_arg(fname: &str, index: usize, t: Type, a: RadxActivity) -> Result<ArgActivity, Failure> {
     match a {
-        RADX_ACTIVITY_DEFAULT => Ok(default_activity(t)),
+        RADX_ACTIVITY_DEFAULT => Ok(
+            if ir::is_float(t) || ir::is_pointer(t) || (ir::is_aggregate(t) && ir::contains_float(t) && !ir::contains_pointer(t)) {
+                ArgActivity::Dup
+            } else {
+                ArgActivity::Const
+            },
+        ),
         RADX_ACTIVITY_CONST => Ok(ArgActivity::Const),
         RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED if ir::is_differentiable_type(t) => Ok(ArgActivity::Dup),
         RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED => {
-            Err(Failure::api(RADX_ERR_BAD_REQUEST, format!("{} cannot carry a tangent; it must be RADX_ACTIVITY_CONST", what())))
+            Err(Failure::api(RADX_ERR_BAD_REQUEST, format!("{} cannot carry a tangent; it must be RADX_ACTIVITY_CONST", describe(fname, index, t))))
         }
         RADX_ACTIVITY_ACTIVE => Err(Failure::api(
             RADX_ERR_BAD_REQUEST,
-            format!("RADX_ACTIVITY_ACTIVE is a reverse-mode activity; {} needs RADX_ACTIVITY_DUP (value, tangent) or RADX_ACTIVITY_CONST in forward mode", what()),
+            format!(
+                "RADX_ACTIVITY_ACTIVE is a reverse-mode activity; {} needs RADX_ACTIVITY_DUP (value, tangent) or RADX_ACTIVITY_CONST in forward mode",
+                describe(fname, index, t)
+            ),
         )),
-        other => Err(Failure::invalid(format!("unknown activity {} for {}", activity_name(other), what()))),
+        other => Err(Failure::invalid(format!("unknown activity {} for {}", activity_name(other), describe(fname, index, t)))),
     }
 }
 
-/// Whether the derivative returns tangents of the result.
-fn return_tangent(fname: &str, ret: Type, a: RadxActivity) -> Result<bool, Failure> {
+/// Forward mode: whether the derivative returns tangents of the result.
+pub fn forward_return(fname: &str, ret: Type, a: RadxActivity, return_primal: bool) -> Result<bool, Failure> {
+    if a == RADX_ACTIVITY_DUP_NONEED && return_primal && !ir::is_void(ret) {
+        return Err(Failure::api(RADX_ERR_BAD_REQUEST, "return activity RADX_ACTIVITY_DUP_NONEED says the primal result is not needed, but return_primal asks for it")
+            .hint("use RADX_ACTIVITY_DUP with return_primal, or DUP_NONEED without it"));
+    }
     if ir::is_void(ret) {
         return match a {
             RADX_ACTIVITY_DEFAULT | RADX_ACTIVITY_CONST | RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED => Ok(false),
@@ -78,9 +169,75 @@ fn return_tangent(fname: &str, ret: Type, a: RadxActivity) -> Result<bool, Failu
     }
 }
 
-fn not_found(m: &Module, name: &str) -> Failure {
-    let defined: Vec<String> =
-        ir::functions(m.as_mut_ptr()).into_iter().filter(|f| !ir::is_declaration(*f)).map(ir::name_of).collect();
+fn holds_float_only(t: Type) -> bool {
+    ir::contains_float(t) && !ir::contains_pointer(t)
+}
+
+/// Reverse mode, by type as `__enzyme_autodiff` has it: pointers are duplicated (their
+/// adjoints accumulate in the shadow), floating-point values are active (their adjoints
+/// are returned), everything else is constant.
+pub fn reverse_arg(fname: &str, index: usize, t: Type, a: RadxActivity) -> Result<RevArg, Failure> {
+    let bad = |m: String, h: &str| Err(Failure::api(RADX_ERR_BAD_REQUEST, m).hint(h.to_string()));
+    match a {
+        RADX_ACTIVITY_DEFAULT if ir::contains_pointer(t) => Ok(RevArg::Dup),
+        RADX_ACTIVITY_DEFAULT if ir::contains_float(t) => Ok(RevArg::Active),
+        RADX_ACTIVITY_DEFAULT | RADX_ACTIVITY_CONST => Ok(RevArg::Const),
+        RADX_ACTIVITY_ACTIVE if holds_float_only(t) => Ok(RevArg::Active),
+        RADX_ACTIVITY_ACTIVE if ir::contains_pointer(t) => bad(
+            format!("{} holds a pointer and cannot be RADX_ACTIVITY_ACTIVE", describe(fname, index, t)),
+            "pass memory as RADX_ACTIVITY_DUP with a shadow buffer; its adjoint accumulates there",
+        ),
+        RADX_ACTIVITY_ACTIVE => bad(format!("{} cannot carry a derivative", describe(fname, index, t)), "use RADX_ACTIVITY_CONST"),
+        RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED if ir::contains_pointer(t) => Ok(RevArg::Dup),
+        RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED if ir::contains_float(t) => bad(
+            format!("{} is passed by value: in reverse mode its adjoint is returned, it has no shadow", describe(fname, index, t)),
+            "use RADX_ACTIVITY_ACTIVE",
+        ),
+        RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED => bad(format!("{} cannot carry a derivative", describe(fname, index, t)), "use RADX_ACTIVITY_CONST"),
+        other => Err(Failure::invalid(format!("unknown activity {} for {}", activity_name(other), describe(fname, index, t)))),
+    }
+}
+
+/// Reverse mode: (return is active and takes a seed, the augmented forward returns the
+/// shadow of a returned pointer).
+pub fn reverse_return(fname: &str, ret: Type, a: RadxActivity, split: bool) -> Result<(bool, bool), Failure> {
+    if ir::is_void(ret) {
+        return match a {
+            RADX_ACTIVITY_DEFAULT | RADX_ACTIVITY_CONST => Ok((false, false)),
+            _ => Err(Failure::invalid(format!("invalid return activity {} for `{fname}`, which returns void", activity_name(a)))),
+        };
+    }
+    let what = || format!("`{fname}` returns `{}`", ir::type_to_string(ret));
+    match a {
+        RADX_ACTIVITY_DEFAULT => Ok((holds_float_only(ret), false)),
+        RADX_ACTIVITY_CONST => Ok((false, false)),
+        RADX_ACTIVITY_ACTIVE if holds_float_only(ret) => Ok((true, false)),
+        RADX_ACTIVITY_ACTIVE => Err(Failure::api(RADX_ERR_BAD_REQUEST, format!("{}, which cannot be RADX_ACTIVITY_ACTIVE", what()))
+            .hint("only floating-point results (and aggregates of them) take a seed; use RADX_ACTIVITY_CONST, or DUP for a returned pointer in split mode")),
+        RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED if ir::contains_pointer(ret) && split => Ok((false, true)),
+        RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED if ir::contains_pointer(ret) => Err(Failure::api(
+            RADX_ERR_BAD_REQUEST,
+            format!("{}: the shadow of a returned pointer can only be handed back by the augmented forward pass", what()),
+        )
+        .hint("use split mode (RADX_MODE_REVERSE_PRIMAL / RADX_MODE_REVERSE_GRADIENT), or RADX_ACTIVITY_CONST")),
+        RADX_ACTIVITY_DUP | RADX_ACTIVITY_DUP_NONEED => Err(Failure::api(RADX_ERR_BAD_REQUEST, format!("{}: in reverse mode a returned value is RADX_ACTIVITY_ACTIVE (it takes a seed) or CONST", what()))
+            .hint("use RADX_ACTIVITY_ACTIVE")),
+        other => Err(Failure::invalid(format!("unknown return activity {}", activity_name(other)))),
+    }
+}
+
+pub fn find_function(m: LLVMModuleRef, name: &str) -> Option<Value> {
+    let f = unsafe { llvm_sys::core::LLVMGetNamedFunction(m, ir::cstring(name).as_ptr()) };
+    (!f.is_null()).then_some(f)
+}
+
+fn name_taken(m: LLVMModuleRef, name: &str) -> bool {
+    let c = ir::cstring(name);
+    unsafe { !llvm_sys::core::LLVMGetNamedFunction(m, c.as_ptr()).is_null() || !llvm_sys::core::LLVMGetNamedGlobal(m, c.as_ptr()).is_null() }
+}
+
+fn not_found(m: LLVMModuleRef, name: &str) -> Failure {
+    let defined: Vec<String> = ir::functions(m).into_iter().filter(|f| !ir::is_declaration(*f)).map(ir::name_of).collect();
     let similar: Vec<&String> = defined.iter().filter(|d| d.contains(name)).take(5).collect();
     let hint = if !similar.is_empty() {
         format!("did you mean {}? (C++ and Rust names are mangled)", similar.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))
@@ -99,7 +256,7 @@ fn not_found(m: &Module, name: &str) -> Failure {
 /// Renames `f` to a valid C identifier when LLVM's uniquing gave it a suffix such as
 /// `fwddiffef.1` (the module already held a derivative of that name): `fwddiffef_1`, or
 /// the next free `_N`.
-fn c_identifier_name(m: &Module, f: Value) -> String {
+fn c_identifier_name(m: LLVMModuleRef, f: Value) -> String {
     let name = ir::name_of(f);
     let valid = |s: &str| !s.is_empty() && !s.starts_with(|c: char| c.is_ascii_digit()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if valid(&name) {
@@ -109,7 +266,7 @@ fn c_identifier_name(m: &Module, f: Value) -> String {
     let base = if base.starts_with(|c: char| c.is_ascii_digit()) { format!("_{base}") } else { base };
     let mut candidate = base.clone();
     let mut k = 1;
-    while m.get_function(&candidate).is_some() || m.get_global(&candidate).is_some() {
+    while name_taken(m, &candidate) {
         candidate = format!("{base}_{k}");
         k += 1;
     }
@@ -117,64 +274,112 @@ fn c_identifier_name(m: &Module, f: Value) -> String {
     ir::name_of(f)
 }
 
-/// Generates the forward derivative of `name` in `m`; returns its name and a report.
-pub fn forward(m: &Module, name: &str, req: &RadxRequest, activities: &[RadxActivity], options: Options) -> Result<(String, Report), Failure> {
-    let Some(function) = m.get_function(name) else { return Err(not_found(m, name)) };
-    let function: Value = function.as_value_ref();
+/// The function the request names, checked against the activities.
+fn target(m: LLVMModuleRef, p: &Parsed) -> Result<(Value, Type), Failure> {
+    let Some(function) = find_function(m, &p.function) else { return Err(not_found(m, &p.function)) };
     let fn_ty = ir::function_type(function);
-    let params = ir::param_types(fn_ty);
-    if !activities.is_empty() && activities.len() != params.len() {
-        return Err(Failure::invalid(format!(
-            "`{name}` has {} parameter(s) but the request gives {} activities",
-            params.len(),
-            activities.len()
-        ))
-        .hint("give one activity per parameter, or none (args NULL, num_args 0) for the defaults"));
+    let n = ir::param_types(fn_ty).len();
+    if !p.activities.is_empty() && p.activities.len() != n {
+        return Err(Failure::invalid(format!("`{}` has {n} parameter(s) but the request gives {} activities", p.function, p.activities.len()))
+            .hint("give one activity per parameter, or none (args NULL, num_args 0) for the defaults"));
     }
     if ir::is_vararg(fn_ty) {
-        return Err(Failure::api(RADX_ERR_BAD_REQUEST, format!("`{name}` is variadic; variadic functions are not differentiated")));
+        return Err(Failure::api(RADX_ERR_BAD_REQUEST, format!("`{}` is variadic; variadic functions are not differentiated", p.function)));
     }
-    let width = if req.width == 0 { 1 } else { req.width };
-    if width > 64 {
-        return Err(Failure::invalid(format!("width {width} is out of range: the batch width is between 1 and 64")));
+    Ok((function, fn_ty))
+}
+
+fn activity_at(p: &Parsed, i: usize) -> RadxActivity {
+    p.activities.get(i).copied().unwrap_or(RADX_ACTIVITY_DEFAULT)
+}
+
+/// Generates what `p` asks for in `m`: the derivative functions get external linkage and
+/// C-identifier names, are cleaned up (unless RADX_FLAG_NO_POSTOPT) and the module is
+/// verified. Custom rules in `rules` are validated against the module first.
+pub fn generate(m: LLVMModuleRef, p: &Parsed, rules: Option<&Registry>) -> Result<Generated, Failure> {
+    let (function, fn_ty) = target(m, p)?;
+    if let Some(r) = rules {
+        r.check_against(m, function, p.mode)?;
     }
-    let mut args = Vec::with_capacity(params.len());
-    for (i, &t) in params.iter().enumerate() {
-        let a = activities.get(i).copied().unwrap_or(RADX_ACTIVITY_DEFAULT);
-        args.push(arg_activity(name, i, t, a)?);
-    }
+    let params = ir::param_types(fn_ty);
     let ret = ir::return_type(fn_ty);
-    let fwd = ForwardRequest {
-        function,
-        args,
-        width,
-        return_primal: req.return_primal != 0 && !ir::is_void(ret),
-        return_tangent: return_tangent(name, ret, req.return_activity)?,
+    let postopt = p.options.postopt;
+    let started = std::time::Instant::now();
+    let mut engine = Engine::new(m, p.options.clone());
+    let b = Builder::new(m);
+    let (made, mut sigs, wanted) = if p.mode == RADX_MODE_FORWARD {
+        let mut args = Vec::with_capacity(params.len());
+        for (i, &t) in params.iter().enumerate() {
+            args.push(forward_arg(&p.function, i, t, activity_at(p, i))?);
+        }
+        let return_primal = p.return_primal && !ir::is_void(ret);
+        let return_tangent = forward_return(&p.function, ret, p.return_activity, p.return_primal)?;
+        let req = ForwardRequest { function, args: args.clone(), width: p.width, return_primal, return_tangent };
+        let generated = engine.forward(&req);
+        engine.finish();
+        let f = generated?;
+        let sig = signature::forward("", fn_ty, &args, p.width, return_primal, return_tangent);
+        (vec![f], vec![sig], 0)
+    } else {
+        if p.width != 1 {
+            return Err(Failure::api(RADX_ERR_UNSUPPORTED, format!("batch width {} is available in forward mode only; reverse mode differentiates one direction", p.width))
+                .hint("use width 1 (or 0) in reverse mode, or forward mode for several directions"));
+        }
+        let split = p.mode != RADX_MODE_REVERSE_COMBINED;
+        let mut args = Vec::with_capacity(params.len());
+        for (i, &t) in params.iter().enumerate() {
+            args.push(reverse_arg(&p.function, i, t, activity_at(p, i))?);
+        }
+        let (return_active, return_shadow) = reverse_return(&p.function, ret, p.return_activity, split)?;
+        let return_primal = p.return_primal && !ir::is_void(ret);
+        let req = ReverseRequest { function, args: args.clone(), return_active, return_primal, return_shadow, combined: !split };
+        let generated = engine.reverse(&req);
+        engine.finish();
+        let fns = generated?;
+        let (made, names) = if split { (vec![fns.forward, fns.reverse], vec![String::new(), String::new()]) } else { (vec![fns.reverse], vec![String::new()]) };
+        let sigs = signature::reverse(&b, fn_ty, &names, &args, return_active, return_primal, return_shadow);
+        (made, sigs, if p.mode == RADX_MODE_REVERSE_GRADIENT { 1 } else { 0 })
     };
-    let module = m.as_mut_ptr();
-    let postopt = options.postopt;
-    let mut engine = Engine::new(module, options);
-    let generated = engine.forward(&fwd);
-    engine.finish();
-    let f = generated?;
-    // The caller links and calls the derivative by name: it must survive, be visible, and
-    // have a name C can declare.
-    unsafe { llvm_sys::core::LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMExternalLinkage) };
-    let mut report = Report { calls_lowered: 0, generated: std::mem::take(&mut engine.generated) };
-    let old_name = ir::name_of(f);
-    let new_name = c_identifier_name(m, f);
-    for g in report.generated.iter_mut().filter(|g| g.name == old_name) {
-        g.name = new_name.clone();
+    // The caller links and calls the derivatives by name: they must survive, be visible,
+    // and have names C can declare.
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let mut report = Report { calls_lowered: 0, generated: std::mem::take(&mut engine.generated), ..Default::default() };
+    report.timings.prepare_ms = ms(engine.prepare_time);
+    report.timings.differentiate_ms = ms(started.elapsed()) - report.timings.prepare_ms;
+    for (f, sig) in made.iter().zip(sigs.iter_mut()) {
+        unsafe { llvm_sys::core::LLVMSetLinkage(*f, llvm_sys::LLVMLinkage::LLVMExternalLinkage) };
+        let old = ir::name_of(*f);
+        let new = c_identifier_name(m, *f);
+        for g in report.generated.iter_mut().filter(|g| g.name == old) {
+            g.name = new.clone();
+        }
+        sig.name = new;
     }
-    let funcs: Vec<Value> = report.generated.iter().filter_map(|g| m.get_function(&g.name)).map(|v| v.as_value_ref()).collect();
+    let funcs: Vec<Value> = report.generated.iter().filter_map(|g| find_function(m, &g.name)).collect();
+    // Verify before the cleanup: LLVM's passes may crash on a malformed derivative instead
+    // of reporting it (and they keep a valid module valid).
+    let t = std::time::Instant::now();
+    verify_module(m)?;
+    report.timings.verify_ms = ms(t.elapsed());
+    let t = std::time::Instant::now();
     if postopt && !funcs.is_empty() {
-        run_function_passes(module, &funcs, CLEANUP_PIPELINE)?;
+        run_function_passes(m, &funcs, CLEANUP_PIPELINE)?;
     }
-    verify_module(module)?;
+    report.timings.cleanup_ms = ms(t.elapsed());
     for g in &mut report.generated {
-        if let Some(gf) = m.get_function(&g.name) {
-            g.instructions = ir::all_instructions(gf.as_value_ref()).len();
+        if let Some(gf) = find_function(m, &g.name) {
+            g.instructions = ir::all_instructions(gf).len();
         }
     }
-    Ok((ir::name_of(f), report))
+    for (f, sig) in made.iter().zip(&sigs) {
+        sig.check(&b, *f)?;
+    }
+    let tape = p.mode == RADX_MODE_REVERSE_PRIMAL || p.mode == RADX_MODE_REVERSE_GRADIENT;
+    let mut json = serde_json::to_value(&report).unwrap_or_else(|_| serde_json::json!({}));
+    json["functions"] = serde_json::Value::Array(sigs.iter().map(|s| s.to_json(&b)).collect());
+    json["tape"] = if tape { TAPE_TYPE.into() } else { serde_json::Value::Null };
+    Ok(Generated { function_name: sigs[wanted].name.clone(), functions: sigs, tape, report, json })
 }
+
+/// How the tape of split mode is described to callers.
+pub const TAPE_TYPE: &str = "opaque pointer";

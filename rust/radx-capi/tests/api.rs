@@ -233,26 +233,12 @@ fn unknown_function() {
 }
 
 #[test]
-fn reverse_modes_are_not_implemented_yet() {
+fn mode_and_flag_errors() {
     let bc = model();
     let name = CString::new("f").unwrap();
-    for mode in [RADX_MODE_REVERSE_PRIMAL, RADX_MODE_REVERSE_GRADIENT, RADX_MODE_REVERSE_COMBINED, RADX_MODE_FORWARD_SPLIT] {
-        let req = RadxRequest {
-            function: name.as_ptr(),
-            mode,
-            width: 1,
-            args: std::ptr::null(),
-            num_args: 0,
-            return_activity: RADX_ACTIVITY_DEFAULT,
-            return_primal: 0,
-            flags: 0,
-        };
-        let e = expect_err(request(&bc, &req), RADX_ERR_UNSUPPORTED_MODE);
-        assert!(e[0].message.contains("not implemented"), "{:?}", e[0]);
-    }
     let req = RadxRequest {
         function: name.as_ptr(),
-        mode: 42,
+        mode: RADX_MODE_FORWARD_SPLIT,
         width: 1,
         args: std::ptr::null(),
         num_args: 0,
@@ -260,6 +246,9 @@ fn reverse_modes_are_not_implemented_yet() {
         return_primal: 0,
         flags: 0,
     };
+    let e = expect_err(request(&bc, &req), RADX_ERR_UNSUPPORTED_MODE);
+    assert!(e[0].message.contains("not implemented"), "{:?}", e[0]);
+    let req = RadxRequest { mode: 42, ..req };
     expect_err(request(&bc, &req), RADX_ERR_INVALID_ARGUMENT);
     let req = RadxRequest { mode: RADX_MODE_FORWARD, flags: 0x80, ..req };
     expect_err(request(&bc, &req), RADX_ERR_INVALID_ARGUMENT);
@@ -267,6 +256,18 @@ fn reverse_modes_are_not_implemented_yet() {
     expect_err(request(&bc, &req), RADX_ERR_INVALID_ARGUMENT);
     let req = RadxRequest { width: 1, return_activity: RADX_ACTIVITY_ACTIVE, ..req };
     expect_err(request(&bc, &req), RADX_ERR_BAD_REQUEST);
+    // Runtime activity is a known flag, refused clearly, in every mode.
+    for mode in [RADX_MODE_FORWARD, RADX_MODE_REVERSE_COMBINED] {
+        let req = RadxRequest { mode, return_activity: RADX_ACTIVITY_DEFAULT, flags: RADX_FLAG_RUNTIME_ACTIVITY as u32, ..req };
+        let e = expect_err(request(&bc, &req), RADX_ERR_UNSUPPORTED);
+        assert!(e[0].message.contains("runtime activity"), "{:?}", e[0]);
+    }
+    // DUP_NONEED on the return says the primal is not needed: asking for it contradicts.
+    let req = RadxRequest { return_activity: RADX_ACTIVITY_DUP_NONEED, return_primal: 1, ..req };
+    expect_err(request(&bc, &req), RADX_ERR_BAD_REQUEST);
+    let req = RadxRequest { return_primal: 0, ..req };
+    let r = request(&bc, &req).unwrap();
+    assert_eq!(r.functions[0].results.len(), 1);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Builds `tests/c/capi_test.c` against `include/radx.h` and the libradx.so cargo built,
 //! and runs it (it differentiates a module made by clang-16, compiles the result, runs it
-//! and checks the derivatives against analytic values).
+//! and checks the derivatives against analytic values), and `tests/c/capi_rev_test.c`
+//! (ABI 2: reverse modes, signatures, the in-process door through the program's own
+//! LLVM-C, custom-rule registries).
 
 mod common;
 use std::path::Path;
@@ -37,4 +39,45 @@ fn c_program_using_libradx() {
     assert!(out.contains("check: all derivatives agree"), "{out}");
     assert!(out.contains("magic: ") && out.contains(": ok"), "{out}");
     assert!(out.contains("capi_test: all checks passed"), "{out}");
+}
+
+/// The LLVM that libradx links (where llvm-c's headers and libLLVM are).
+fn llvm_prefix() -> String {
+    std::env::var("LLVM_SYS_160_PREFIX").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "/usr/lib/llvm-16".to_string())
+}
+
+#[test]
+fn c_program_using_abi_2_in_process() {
+    let krate = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let libdir = [deps, deps.parent().unwrap()].into_iter().find(|d| d.join("libradx.so").exists()).expect("libradx.so built by cargo");
+    let llvm = Path::new(&llvm_prefix()).to_path_buf();
+    let work = common::scratch("crev");
+    let clang = common::clang();
+    let build = Command::new(&clang)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-I"])
+        .arg(krate.join("include"))
+        .arg("-I")
+        .arg(llvm.join("include"))
+        .arg(krate.join("tests/c/capi_rev_test.c"))
+        .arg("-L")
+        .arg(libdir)
+        .arg("-L")
+        .arg(llvm.join("lib"))
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .arg(format!("-Wl,-rpath,{}", llvm.join("lib").display()))
+        .args(["-lradx", "-lLLVM-16", "-o"])
+        .arg(work.join("capi_rev_test"))
+        .output()
+        .expect("run clang-16");
+    assert!(build.status.success(), "building capi_rev_test.c failed:\n{}", String::from_utf8_lossy(&build.stderr));
+    let run = Command::new(work.join("capi_rev_test")).env("LD_LIBRARY_PATH", libdir).arg(&clang).arg(krate.join("tests/c")).arg(&work).output().unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    let err = String::from_utf8_lossy(&run.stderr);
+    println!("{out}\n{err}");
+    assert!(run.status.success(), "capi_rev_test failed ({}):\n{out}\n{err}", run.status);
+    assert!(out.contains("check_rev: all adjoints agree"), "{out}");
+    assert!(out.contains("RADX_ERR_LLVM_MISMATCH"), "{out}");
+    assert!(out.contains("capi_rev_test: all checks passed"), "{out}");
 }

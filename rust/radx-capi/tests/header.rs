@@ -55,6 +55,9 @@ fn c_base_to_rust(t: &str) -> String {
         "char" => "c_char".into(),
         "bool" => "bool".into(),
         "int" => "c_int".into(),
+        "unsigned" => "c_uint".into(),
+        // struct LLVMOpaqueModule * is llvm-c's LLVMModuleRef: *mut llvm_sys::LLVMModule.
+        "LLVMOpaqueModule" => "LLVMModule".into(),
         "uint8_t" => "u8".into(),
         "uint32_t" => "u32".into(),
         "int32_t" => "i32".into(),
@@ -237,12 +240,26 @@ fn typedefs_match() {
         if rest.starts_with("struct") {
             continue;
         }
+        // A function-pointer typedef: `ret (*name)(params)` is Option<unsafe extern "C" fn>.
+        if let Some(open) = rest.find("(*") {
+            let ret = c_type_to_rust(&rest[..open], false);
+            let close = open + rest[open..].find(')').unwrap();
+            let name = &rest[open + 2..close];
+            let params_start = close + rest[close..].find('(').unwrap();
+            let params_end = rest.rfind(')').unwrap();
+            let params: Vec<String> = rest[params_start + 1..params_end].split(',').map(|p| c_type_to_rust(p.trim(), true)).collect();
+            let ret = if ret == "()" { String::new() } else { format!(" -> {ret}") };
+            let want = format!("pub type {} = Option<unsafe extern \"C\" fn({}){ret}>;", c_base_to_rust(name), params.join(", "));
+            assert!(types_rs.contains(&want), "src/types.rs lacks `{want}`");
+            n += 1;
+            continue;
+        }
         let (cty, name) = rest.rsplit_once(' ').unwrap();
         let want = format!("pub type {} = {};", c_base_to_rust(name), c_base_to_rust(cty));
         assert!(types_rs.contains(&want), "src/types.rs lacks `{want}`");
         n += 1;
     }
-    assert_eq!(n, 3, "radx_status, radx_mode and radx_activity");
+    assert_eq!(n, 6, "radx_status, radx_mode, radx_activity, radx_slot_role, radx_return_layout and radx_llvm_get_version_fn");
 }
 
 #[test]

@@ -117,9 +117,9 @@ static void errors(const unsigned char *module, size_t len) {
     expect_error("unknown function", s, RADX_ERR_FUNCTION_NOT_FOUND, res, err);
 
     req.function = "f";
-    req.mode = RADX_MODE_REVERSE_COMBINED;
+    req.mode = RADX_MODE_FORWARD_SPLIT;
     s = radx_differentiate(module, len, &req, &res, &err);
-    expect_error("reverse mode", s, RADX_ERR_UNSUPPORTED_MODE, res, err);
+    expect_error("forward split mode", s, RADX_ERR_UNSUPPORTED_MODE, res, err);
 
     req.mode = RADX_MODE_FORWARD;
     static const unsigned char junk[] = "definitely not bitcode";

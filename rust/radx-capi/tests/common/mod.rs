@@ -53,6 +53,41 @@ pub struct Err {
     pub text: String,
 }
 
+/// A copy of one `radx_slot`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    pub role: RadxSlotRole,
+    pub arg: u32,
+    pub lane: u32,
+    pub ty: String,
+}
+
+/// A copy of one `radx_function`.
+#[derive(Debug, Clone)]
+pub struct Func {
+    pub name: String,
+    pub mode: RadxMode,
+    pub layout: RadxReturnLayout,
+    pub llvm_type: String,
+    pub params: Vec<Slot>,
+    pub results: Vec<Slot>,
+}
+
+impl Func {
+    /// The signature as a compact string: `role(arg.lane):type, ... -> ...`.
+    pub fn brief(&self) -> String {
+        let one = |s: &Slot| {
+            let role = signature::role_name(s.role).trim_start_matches("RADX_SLOT_").to_lowercase();
+            let at = if s.arg == u32::MAX { String::new() } else if s.role == RADX_SLOT_SHADOW { format!("{}.{}", s.arg, s.lane) } else { s.arg.to_string() };
+            let at = if at.is_empty() && s.role == RADX_SLOT_RETURN_SHADOW { s.lane.to_string() } else { at };
+            format!("{role}{}:{}", if at.is_empty() { String::new() } else { format!("({at})") }, s.ty)
+        };
+        let p: Vec<String> = self.params.iter().map(one).collect();
+        let r: Vec<String> = self.results.iter().map(one).collect();
+        format!("{} -> {}", p.join(", "), r.join(", "))
+    }
+}
+
 /// A copy of a `radx_result`.
 #[derive(Debug, Clone)]
 pub struct Res {
@@ -60,10 +95,40 @@ pub struct Res {
     pub function_name: Option<String>,
     pub calls_lowered: usize,
     pub report_json: String,
+    pub functions: Vec<Func>,
+    pub tape_type: Option<String>,
 }
 
 unsafe fn opt(p: *const std::os::raw::c_char) -> Option<String> {
     (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+}
+
+unsafe fn slots(p: *const RadxSlot, n: usize) -> Vec<Slot> {
+    if n == 0 {
+        return vec![];
+    }
+    std::slice::from_raw_parts(p, n)
+        .iter()
+        .map(|s| Slot { role: s.role, arg: s.arg, lane: s.lane, ty: opt(s.llvm_type).expect("slot type") })
+        .collect()
+}
+
+unsafe fn funcs(p: *const RadxFunction, n: usize) -> Vec<Func> {
+    if n == 0 {
+        assert!(p.is_null());
+        return vec![];
+    }
+    std::slice::from_raw_parts(p, n)
+        .iter()
+        .map(|f| Func {
+            name: opt(f.name).expect("name"),
+            mode: f.mode,
+            layout: f.return_layout,
+            llvm_type: opt(f.llvm_type).expect("llvm_type"),
+            params: slots(f.params, f.num_params),
+            results: slots(f.results, f.num_results),
+        })
+        .collect()
 }
 
 /// Copies and frees what an entry point returned.
@@ -73,10 +138,12 @@ pub unsafe fn collect(status: RadxStatus, res: *mut RadxResult, err: *mut RadxEr
         assert!(!res.is_null(), "no result on success");
         let r = &*res;
         let out = Res {
-            bitcode: std::slice::from_raw_parts(r.bitcode, r.bitcode_len).to_vec(),
+            bitcode: if r.bitcode.is_null() { vec![] } else { std::slice::from_raw_parts(r.bitcode, r.bitcode_len).to_vec() },
             function_name: opt(r.function_name),
             calls_lowered: r.calls_lowered,
             report_json: opt(r.report_json).expect("report_json is never NULL"),
+            functions: funcs(r.functions, r.num_functions),
+            tape_type: opt(r.tape_type),
         };
         radx_result_free(res);
         return Ok(out);
@@ -127,6 +194,49 @@ pub fn request(bc: &[u8], req: &RadxRequest) -> Result<Res, (RadxStatus, Vec<Err
     }
 }
 
+/// A request with every field given.
+pub fn req(name: &CString, mode: RadxMode, args: &[RadxActivity], ret: RadxActivity, return_primal: bool) -> RadxRequest {
+    RadxRequest {
+        function: name.as_ptr(),
+        mode,
+        width: 1,
+        args: if args.is_empty() { std::ptr::null() } else { args.as_ptr() },
+        num_args: args.len(),
+        return_activity: ret,
+        return_primal: return_primal as u8,
+        flags: 0,
+    }
+}
+
+/// `radx_differentiate_ex`.
+pub fn request_ex(bc: &[u8], req: &RadxRequest, rules: *const RadxRules) -> Result<Res, (RadxStatus, Vec<Err>)> {
+    let mut res = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    unsafe {
+        let s = radx_differentiate_ex(bc.as_ptr(), bc.len(), req, rules, &mut res, &mut err);
+        collect(s, res, err)
+    }
+}
+
+/// `radx_differentiate_module` with libradx's own LLVMGetVersion.
+pub fn request_module(m: llvm_sys::prelude::LLVMModuleRef, req: &RadxRequest, rules: *const RadxRules) -> Result<Res, (RadxStatus, Vec<Err>)> {
+    request_module_with(m, Some(llvm_sys::core::LLVMGetVersion), req, rules)
+}
+
+pub fn request_module_with(
+    m: llvm_sys::prelude::LLVMModuleRef,
+    get_version: RadxLlvmGetVersionFn,
+    req: &RadxRequest,
+    rules: *const RadxRules,
+) -> Result<Res, (RadxStatus, Vec<Err>)> {
+    let mut res = std::ptr::null_mut();
+    let mut err = std::ptr::null_mut();
+    unsafe {
+        let s = radx_differentiate_module(m, get_version, req, rules, &mut res, &mut err);
+        collect(s, res, err)
+    }
+}
+
 pub fn lower(bc: &[u8], flags: u32) -> Result<Res, (RadxStatus, Vec<Err>)> {
     let mut res = std::ptr::null_mut();
     let mut err = std::ptr::null_mut();
@@ -138,6 +248,11 @@ pub fn lower(bc: &[u8], flags: u32) -> Result<Res, (RadxStatus, Vec<Err>)> {
 
 /// JIT-compiles bitcode and hands the address of `name` to `f`.
 pub fn with_jit<R>(bc: &[u8], name: &str, f: impl FnOnce(usize) -> R) -> R {
+    with_jit_many(bc, &[name], |a| f(a[0]))
+}
+
+/// JIT-compiles bitcode once and hands the addresses of `names` to `f`.
+pub fn with_jit_many<R>(bc: &[u8], names: &[&str], f: impl FnOnce(&[usize]) -> R) -> R {
     use inkwell::context::Context;
     use inkwell::memory_buffer::MemoryBuffer;
     use inkwell::targets::{InitializationConfig, Target};
@@ -166,8 +281,9 @@ pub fn with_jit<R>(bc: &[u8], name: &str, f: impl FnOnce(usize) -> R) -> R {
             }
         }
     }
-    let addr = ee.get_function_address(name).unwrap_or_else(|e| panic!("no function `{name}` in the result: {e:?}"));
-    f(addr)
+    let addrs: Vec<usize> =
+        names.iter().map(|name| ee.get_function_address(name).unwrap_or_else(|e| panic!("no function `{name}` in the result: {e:?}"))).collect();
+    f(&addrs)
 }
 
 extern "C" fn unresolved() {
