@@ -5,6 +5,7 @@
 use crate::ir::{self, Type, Value};
 use crate::rules::{self, memory};
 use llvm_sys::LLVMOpcode::*;
+use std::collections::{HashMap, HashSet};
 
 /// What a pointer points into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,33 +51,36 @@ fn may_alias(a: Object, b: Object) -> bool {
     }
 }
 
+/// Where a function writes memory: each write's object and instruction, for a
+/// flow-sensitive question: can a write to this memory execute after this load?
 pub struct MemoryFacts {
-    written: Vec<Object>,
-    /// A call that may write anything.
-    writes_anything: bool,
+    /// (object written, the writing instruction); `Object::Unknown` for calls that may
+    /// write anything.
+    writes: Vec<(Object, Value)>,
+    /// Blocks reachable from each block's end (through at least one edge).
+    reach: HashMap<ir::Block, HashSet<ir::Block>>,
 }
 
 impl MemoryFacts {
     pub fn new(f: Value) -> MemoryFacts {
-        let mut written = Vec::new();
-        let mut writes_anything = false;
+        let mut writes = Vec::new();
         for i in ir::all_instructions(f) {
             match ir::opcode(i) {
-                Some(LLVMStore) => written.push(object_of(ir::operand(i, 1))),
-                Some(LLVMAtomicRMW) | Some(LLVMAtomicCmpXchg) => written.push(object_of(ir::operand(i, 0))),
+                Some(LLVMStore) => writes.push((object_of(ir::operand(i, 1)), i)),
+                Some(LLVMAtomicRMW) | Some(LLVMAtomicCmpXchg) => writes.push((object_of(ir::operand(i, 0)), i)),
                 Some(LLVMCall) => {
                     let Some(callee) = ir::called_function(i) else {
-                        writes_anything = true;
+                        writes.push((Object::Unknown, i));
                         continue;
                     };
                     let name = ir::name_of(callee);
                     if rules::gpu::gpu_call(&name).is_some() {
                     } else if let Some(k) = rules::julia::julia_call(&name) {
                         if matches!(k, rules::julia::JuliaCall::Reject(_)) {
-                            writes_anything = true;
+                            writes.push((Object::Unknown, i));
                         }
                     } else if memory::memory_transfer(&name).is_some() {
-                        written.push(object_of(ir::operand(i, 0)));
+                        writes.push((object_of(ir::operand(i, 0)), i));
                     } else if rules::rule_for_callee(&name).is_some() || memory::allocator(&name).is_some() || memory::is_inactive_function(&name) && !name.contains("printf") && !name.starts_with("fread") {
                     } else if ir::has_fn_attr(callee, "readnone")
                         || ir::has_fn_attr(callee, "readonly")
@@ -84,23 +88,49 @@ impl MemoryFacts {
                         || memory::writes_no_program_memory(&name) && ir::call_args(i).iter().all(|a| !ir::is_pointer(ir::type_of(*a)))
                     {
                     } else {
-                        writes_anything = true;
+                        writes.push((Object::Unknown, i));
                     }
                 }
                 _ => {}
             }
         }
-        MemoryFacts { written, writes_anything }
+        MemoryFacts { writes, reach: reachability(f) }
     }
 
-    /// May the memory `ptr` points to change after it is read, within the function?
-    pub fn may_be_overwritten(&self, ptr: Value) -> bool {
-        if self.writes_anything {
+    /// May the memory `load` reads change after the load, within the function? Only
+    /// writes that can execute later count: a scratch array filled once before a loop
+    /// that then only reads it need not be cached.
+    pub fn may_be_overwritten(&self, load: Value) -> bool {
+        let o = object_of(ir::operand(load, 0));
+        let lb = ir::parent_block(load);
+        self.writes.iter().any(|(w, at)| may_alias(*w, o) && self.can_follow(lb, load, *at))
+    }
+
+    /// Can instruction `later` execute after `earlier` (in block `eb`)?
+    fn can_follow(&self, eb: ir::Block, earlier: Value, later: Value) -> bool {
+        let lb = ir::parent_block(later);
+        if self.reach.get(&eb).map(|r| r.contains(&lb)).unwrap_or(true) {
             return true;
         }
-        let o = object_of(ptr);
-        self.written.iter().any(|w| may_alias(*w, o))
+        // Same block, no cycle through it: only what comes after in the block.
+        lb == eb && ir::instructions(eb).iter().position(|&i| i == later) > ir::instructions(eb).iter().position(|&i| i == earlier)
     }
+}
+
+fn reachability(f: Value) -> HashMap<ir::Block, HashSet<ir::Block>> {
+    let blocks = ir::blocks(f);
+    let mut out = HashMap::new();
+    for &b in &blocks {
+        let mut seen = HashSet::new();
+        let mut stack = ir::successors(b);
+        while let Some(x) = stack.pop() {
+            if seen.insert(x) {
+                stack.extend(ir::successors(x));
+            }
+        }
+        out.insert(b, seen);
+    }
+    out
 }
 
 /// LLVM 16 spells read-only as `memory(read)` etc.; the C API sees it as the `memory`

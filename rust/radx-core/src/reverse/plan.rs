@@ -215,7 +215,7 @@ impl<'e> RevGen<'e> {
         if !self.req.combined || unsafe { llvm_sys::core::LLVMGetVolatile(load) } != 0 {
             return false;
         }
-        !self.memory.may_be_overwritten(ir::operand(load, 0))
+        !self.memory.may_be_overwritten(load)
     }
 
     /// The needs a recomputation reads.
