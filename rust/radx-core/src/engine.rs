@@ -56,6 +56,8 @@ pub struct Engine {
     /// Mutable globals the differentiated code writes floating-point data into, with
     /// their shadows (one per batch lane).
     pub global_shadows: HashMap<Value, Vec<Value>>,
+    /// Functions with a user-registered derivative (custom rule), by function.
+    pub custom_rules: HashSet<Value>,
     /// Time spent in LLVM's preparation pipelines (reported apart from the AD itself).
     pub prepare_time: std::time::Duration,
 }
@@ -73,6 +75,7 @@ impl Engine {
             generated: Vec::new(),
             global_shadows: HashMap::new(),
             prepare_time: std::time::Duration::ZERO,
+            custom_rules: HashSet::new(),
         }
     }
 
@@ -104,6 +107,9 @@ impl Engine {
             }
         }
         let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
+        if crate::rules::gpu::is_gpu_module(self.module) {
+            self.inline_device_callees(&fresh)?;
+        }
         if self.options.preopt {
             let t = std::time::Instant::now();
             crate::pipeline::run_function_passes(self.module, &copies, crate::pipeline::PREPARE_PIPELINE)?;
@@ -145,14 +151,81 @@ impl Engine {
         }
     }
 
+    /// GPU code: callees are inlined into the prepared copies, as device code is anyway,
+    /// so derivatives need no split-mode tapes on a device heap (AMDGPU has none).
+    fn inline_device_callees(&mut self, fresh: &[(Value, Value)]) -> Result<()> {
+        let copy_of: HashMap<Value, Value> = fresh.iter().copied().chain(self.prepared.iter().map(|(a, b)| (*a, *b))).collect();
+        for &(_, c) in fresh {
+            for i in ir::all_instructions(c) {
+                if ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMCall) {
+                    continue;
+                }
+                if let Some(&callee_copy) = ir::called_function(i).and_then(|f| copy_of.get(&f)) {
+                    let n = ir::num_operands(i);
+                    ir::set_operand(i, n - 1, callee_copy);
+                }
+            }
+            ir::remove_fn_attr(c, "noinline");
+            ir::add_fn_attr(c, "alwaysinline");
+        }
+        let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
+        // The inliner deletes internal functions it has inlined everywhere; the copies
+        // must survive (each may be differentiated itself), so they are external meanwhile.
+        for &c in &copies {
+            unsafe { LLVMSetLinkage(c, llvm_sys::LLVMLinkage::LLVMExternalLinkage) };
+        }
+        let t = std::time::Instant::now();
+        let result = crate::pipeline::run_function_passes(self.module, &copies, "always-inline");
+        self.prepare_time += t.elapsed();
+        for &c in &copies {
+            unsafe { LLVMSetLinkage(c, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
+            ir::remove_fn_attr(c, "alwaysinline");
+        }
+        result
+    }
+
     /// The original function a prepared copy was made from.
     pub fn original_of(&self, prepared: Value) -> Value {
         self.prepared.iter().find(|(_, &p)| p == prepared).map(|(&o, _)| o).unwrap_or(prepared)
     }
 
+    /// Registers `f` as the forward derivative for `req` (a custom rule): it must have the
+    /// signature RadX would generate for that request. Calls matching the request, and the
+    /// request itself, use it; a function with only a declaration becomes differentiable.
+    pub fn register_forward_rule(&mut self, req: &ForwardRequest, f: Value) -> Result<()> {
+        let b = crate::ir::builder::Builder::new(self.module);
+        let (want, _) = crate::forward::derivative_signature(&b, ir::function_type(req.function), req);
+        check_rule_type(req.function, f, want, "forward")?;
+        self.forward_cache.insert(req.clone(), f);
+        self.custom_rules.insert(req.function);
+        Ok(())
+    }
+
+    /// Registers an augmented forward and a reverse (split mode) for `req` as a custom rule.
+    /// Combined-mode requests for the same arguments are served by a wrapper calling both.
+    pub fn register_reverse_rule(&mut self, req: &crate::reverse::ReverseRequest, augmented: Value, reverse: Value) -> Result<()> {
+        if req.combined {
+            return Err(Diagnostic::new(Code::BadRequest, "a custom reverse rule is registered as a split pair: augmented forward and reverse").hint("set combined to false in the request"));
+        }
+        let b = crate::ir::builder::Builder::new(self.module);
+        let sig = crate::reverse::signatures(&b, req);
+        check_rule_type(req.function, augmented, sig.augmented, "augmented forward")?;
+        check_rule_type(req.function, reverse, sig.combined_or_reverse, "reverse")?;
+        self.reverse_cache.insert(req.clone(), crate::reverse::ReverseFunctions { forward: augmented, reverse });
+        self.custom_rules.insert(req.function);
+        Ok(())
+    }
+
+    pub fn has_custom_rule(&self, f: Value) -> bool {
+        self.custom_rules.contains(&f)
+    }
+
     /// Whether `callee` returns an active value when called with `active_args` active.
     /// Recursion is resolved optimistically (a recursive call is assumed active).
     pub fn result_active(&mut self, callee: Value, active_args: &[bool]) -> bool {
+        if self.custom_rules.contains(&callee) {
+            return ir::is_differentiable_type(ir::return_type(ir::function_type(callee)));
+        }
         let key = (callee, active_args.to_vec());
         if let Some(&r) = self.result_active_memo.get(&key) {
             return r;
@@ -306,4 +379,22 @@ fn define_poison_lanes(f: Value) {
             }
         }
     }
+}
+
+fn check_rule_type(primal: Value, f: Value, want: ir::Type, what: &str) -> Result<()> {
+    let have = ir::function_type(f);
+    if have == want {
+        return Ok(());
+    }
+    Err(Diagnostic::new(
+        Code::BadRequest,
+        format!(
+            "the custom {what} rule `{}` for `{}` has type `{}`, but the request needs `{}`",
+            ir::name_of(f),
+            ir::name_of(primal),
+            ir::type_to_string(have),
+            ir::type_to_string(want)
+        ),
+    )
+    .hint("a custom rule takes and returns exactly what RadX's own derivative for that request would (see docs/custom-rules.md)"))
 }

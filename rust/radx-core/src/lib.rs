@@ -27,10 +27,13 @@ pub struct Options {
     pub preopt: bool,
     /// Clean up generated functions afterwards.
     pub postopt: bool,
+    /// On GPUs, combined-mode derivatives keep what loops cache in a per-thread tape of
+    /// this many bytes of local memory (no device heap); exceeding it traps.
+    pub gpu_tape_bytes: u32,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { preopt: true, postopt: true }
+        Options { preopt: true, postopt: true, gpu_tape_bytes: 4096 }
     }
 }

@@ -332,7 +332,7 @@ fn check(case: &Case, rule: &Rule, way: Way, v: Variant, n: i32, preopt: bool, f
     // Without canonicalisation the rule is applied to the very instruction or call written
     // above; with it (the default), to what instcombine makes of it (libm calls become
     // intrinsics), through the pipeline users run.
-    let options = Options { preopt, postopt: true };
+    let options = Options { preopt, ..Options::default() };
     if let Err(diags) = radx_core::lower_module(module.as_mut_ptr(), &options) {
         let msgs: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
         failures.push(format!("{what}: lower_module failed:\n{}", msgs.join("\n")));

@@ -115,9 +115,6 @@ fn call_is_active(call: Value, active: &HashSet<Value>, callee_result_active: &m
     if memory::is_inactive_function(&name) || !ir::is_differentiable_type(ret_ty) {
         return false;
     }
-    if ir::is_declaration(callee) {
-        return false;
-    }
     let acts: Vec<bool> = args.iter().map(|a| call_arg_is_active(*a, active)).collect();
     acts.iter().any(|&a| a) && callee_result_active(callee, &acts)
 }

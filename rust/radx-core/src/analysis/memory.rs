@@ -172,6 +172,11 @@ pub fn memory_types(f: Value, ptrs: &[Value]) -> MemoryTypes {
     memory_types_skipping(f, ptrs, &[])
 }
 
+/// `memory_types`, not counting the accesses `skip` (the access being judged).
+pub fn memory_types_excluding(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
+    memory_types_skipping(f, ptrs, skip)
+}
+
 /// `memory_types`, not counting the accesses `skip`.
 fn memory_types_skipping(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
     let mut out = local_memory_types(f, ptrs, skip);

@@ -35,6 +35,16 @@ pub fn expand_constant_exprs_of(f: Value, wanted: &dyn Fn(Value) -> bool) {
     let b = Builder::new(ir::module_of_function(f));
     for i in ir::all_instructions(f) {
         if ir::opcode(i) == Some(LLVMPHI) {
+            // A phi's incoming value is computed at the end of its incoming block.
+            for k in 0..unsafe { LLVMCountIncoming(i) } {
+                let o = unsafe { LLVMGetIncomingValue(i, k) };
+                if unsafe { LLVMIsAConstantExpr(o).is_null() } || !wanted(ir::strip_pointer_casts(ir::underlying_object(o))) {
+                    continue;
+                }
+                b.position_before(ir::terminator(unsafe { LLVMGetIncomingBlock(i, k) }));
+                let inst = expand(&b, o, wanted);
+                ir::set_operand(i, k, inst);
+            }
             continue;
         }
         for k in 0..ir::num_operands(i) {

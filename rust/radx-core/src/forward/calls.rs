@@ -57,7 +57,7 @@ impl<'e> ForwardFn<'e> {
             self.clone_primal(inst);
             return Ok(());
         }
-        if ir::is_declaration(callee) {
+        if ir::is_declaration(callee) && !self.engine.has_custom_rule(callee) {
             let which = args.iter().zip(&acts).position(|(_, &a)| a).unwrap();
             return Err(Diagnostic::new(
                 Code::NoRule,

@@ -91,6 +91,10 @@ impl Engine {
             // An error inside a callee's derivative already names the callee.
             return Err(if e.function.is_some() { e } else { e.in_function(crate::diag::demangle_clone_name(&ir::name_of(prepared)).to_string()) });
         }
+        // A kernel's derivative is a kernel too (launched from the host).
+        if crate::rules::gpu::is_kernel(req.function) && ir::is_void(ir::return_type(fn_ty)) {
+            crate::rules::gpu::mark_as_kernel(req.function, func);
+        }
         self.generated.push(GeneratedFunction {
             name: ir::name_of(func),
             source: ir::name_of(req.function),

@@ -61,7 +61,7 @@ impl<'e> RevGen<'e> {
             self.reverse_block(b, exit)?;
         }
         self.rb.position_at_end(exit);
-        if self.uses_tape {
+        if self.uses_tape && !self.fixed_tape() {
             let base = self.rb.load(self.rb.ptr_type(), self.rstate);
             let free_ty = free_type(&self.rb);
             self.rb.call_named("free", free_ty, &[base]);
@@ -470,14 +470,12 @@ impl<'e> RevGen<'e> {
                     let align = unsafe { LLVMGetAlignment(i) };
                     if self.gpu && !crate::analysis::gpu::thread_private(ir::operand(i, 0)) {
                         // Other threads may read the same element: their adjoints add up.
-                        if !ir::is_float_scalar(t) {
-                            return Err(Diagnostic::new(Code::Unsupported, "a vector or aggregate load from memory shared between GPU threads needs an atomic adjoint, which is only emitted for scalars")
+                        if !ir::is_float(t) {
+                            return Err(Diagnostic::new(Code::Unsupported, "an aggregate load from memory shared between GPU threads needs an atomic adjoint, which is only emitted for scalars and vectors")
                                 .at(i)
-                                .hint("load the elements one by one"));
+                                .hint("load the fields one by one"));
                         }
-                        unsafe {
-                            LLVMBuildAtomicRMW(self.rb.raw(), llvm_sys::LLVMAtomicRMWBinOp::LLVMAtomicRMWBinOpFAdd, sp, d, llvm_sys::LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic, 0)
-                        };
+                        self.atomic_accumulate(sp, d);
                     } else {
                         let cur = aligned(self.rb.load(t, sp), align);
                         let new = self.add_values(cur, d);
@@ -505,6 +503,7 @@ impl<'e> RevGen<'e> {
                         let z = self.zero_float_leaves(cur);
                         aligned(self.rb.store(z, sp), align);
                     } else {
+                        self.check_integer_move(i, v, p)?;
                         aligned(self.rb.store(ir::const_null(t), sp), align);
                     }
                 }
@@ -658,6 +657,44 @@ impl<'e> RevGen<'e> {
         }
         self.add_adjoint(a, da);
         self.add_adjoint(b, db);
+    }
+
+    /// An integer loaded from active memory and stored to active memory may be a float
+    /// moved as raw bits (a small memcpy after canonicalisation). If nothing says what the
+    /// memory holds, zeroing the destination's adjoint could silently lose a derivative.
+    fn check_integer_move(&self, store: Value, v: Value, dst: Value) -> Result<()> {
+        if ir::opcode(v) != Some(LLVMLoad) || !self.activity.is_active(ir::operand(v, 0)) {
+            return Ok(());
+        }
+        let types = crate::analysis::memory::memory_types_excluding(self.primal, &[ir::operand(v, 0), dst], &[v, store]);
+        if types.known() {
+            return Ok(());
+        }
+        Err(Diagnostic::new(
+            Code::Unsupported,
+            format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", crate::forward::short(ir::operand(v, 0)), crate::forward::short(dst)),
+        )
+        .at(store)
+        .hint("the copy was turned into an integer load and store; add a type hint before it, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"))
+    }
+
+    /// `*p += d` with atomic adds, lane by lane for a vector.
+    fn atomic_accumulate(&self, p: Value, d: Value) {
+        use llvm_sys::{LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic, LLVMAtomicRMWBinOp::LLVMAtomicRMWBinOpFAdd};
+        let t = ir::type_of(d);
+        unsafe {
+            if ir::is_float_scalar(t) {
+                LLVMBuildAtomicRMW(self.rb.raw(), LLVMAtomicRMWBinOpFAdd, p, d, LLVMAtomicOrderingMonotonic, 0);
+                return;
+            }
+            let et = ir::element_type(t);
+            for k in 0..LLVMGetVectorSize(t) {
+                let mut idx = [self.rb.const_int(self.rb.i64_type(), k as u64)];
+                let ep = LLVMBuildGEP2(self.rb.raw(), et, p, idx.as_mut_ptr(), 1, NO_NAME);
+                let e = LLVMBuildExtractElement(self.rb.raw(), d, self.rb.const_int(self.rb.i32_type(), k as u64), NO_NAME);
+                LLVMBuildAtomicRMW(self.rb.raw(), LLVMAtomicRMWBinOpFAdd, ep, e, LLVMAtomicOrderingMonotonic, 0);
+            }
+        }
     }
 
     /// Barriers are passed again in the reverse sweep; shuffles send adjoints back to the

@@ -144,6 +144,10 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
     let func_name = crate::diag::demangle_clone_name(&ir::name_of(prepared)).to_string();
     match result {
         Ok(stats) => {
+            // A kernel's combined derivative is a kernel too (launched from the host).
+            if req.combined && crate::rules::gpu::is_kernel(req.function) && !req.args.contains(&RevArg::Active) {
+                crate::rules::gpu::mark_as_kernel(req.function, fns.reverse);
+            }
             for f in [fns.forward, fns.reverse].into_iter().collect::<HashSet<_>>() {
                 g.engine.generated.push(GeneratedFunction {
                     name: ir::name_of(f),
@@ -245,7 +249,7 @@ impl<'e> RevGen<'e> {
                 || memory::memory_transfer(&name).is_some()
                 || memory::allocator(&name).is_some()
                 || memory::is_inactive_function(&name)
-                || ir::is_declaration(callee)
+                || ir::is_declaration(callee) && !self.engine.has_custom_rule(callee)
             {
                 continue;
             }
@@ -310,8 +314,21 @@ impl<'e> RevGen<'e> {
         let st = tape::state_type(&self.fb);
         self.fb.position_at_end(self.fentry);
         if self.uses_tape {
-            self.fstate = self.fb.alloca(st);
-            self.fb.store(ir::const_null(st), self.fstate);
+            self.fstate = generic_pointer(&self.fb, self.fb.alloca(st));
+            if self.fixed_tape() {
+                // GPU: the tape is a per-thread buffer in local memory.
+                let bytes = self.engine.options.gpu_tape_bytes;
+                let buf = unsafe { LLVMArrayType(self.fb.i8_type(), bytes) };
+                let base = generic_pointer(&self.fb, self.fb.alloca(buf));
+                let i64t = self.fb.i64_type();
+                let mut init = self.fb.undef(st);
+                init = self.fb.insert_value(init, base, 0);
+                init = self.fb.insert_value(init, self.fb.const_int(i64t, 0), 1);
+                init = self.fb.insert_value(init, self.fb.const_int(i64t, bytes as u64), 2);
+                self.fb.store(init, self.fstate);
+            } else {
+                self.fb.store(ir::const_null(st), self.fstate);
+            }
         }
         for (k, &bb) in self.cfg.blocks.iter().enumerate() {
             let n = ir::name_of(ir::block_as_value(bb));
@@ -333,7 +350,7 @@ impl<'e> RevGen<'e> {
             self.rentry = e;
             self.rb.position_at_end(self.rentry);
             if self.uses_tape {
-                self.rstate = self.rb.alloca(st);
+                self.rstate = generic_pointer(&self.rb, self.rb.alloca(st));
                 let header = *ir::params(self.rev).last().unwrap();
                 let loaded = self.rb.load(st, header);
                 self.rb.store(loaded, self.rstate);
@@ -475,9 +492,14 @@ impl<'e> RevGen<'e> {
             }
             self.group_slots.insert(b, slots);
         } else {
-            tape::push_group(&self.fb, self.fstate, &values);
+            tape::push_group(&self.fb, self.fstate, &values, self.fixed_tape());
         }
         Ok(())
+    }
+
+    /// GPU combined mode: the tape is a fixed buffer in local memory, not the heap.
+    pub fn fixed_tape(&self) -> bool {
+        self.gpu && self.req.combined
     }
 
     /// Does block `b` keep its cached values in stack slots rather than on the tape?
@@ -501,7 +523,7 @@ impl<'e> RevGen<'e> {
                 let slot = *self.exit_slot.get_or_insert_with(|| self.fb.entry_alloca(self.fwd, self.fb.i32_type()));
                 self.fb.store(id, slot);
             } else {
-                tape::push_group(&self.fb, self.fstate, &[id]);
+                tape::push_group(&self.fb, self.fstate, &[id], self.fixed_tape());
             }
         }
         if self.req.combined {
@@ -821,4 +843,12 @@ impl<'e> RevGen<'e> {
         }
         st
     }
+}
+
+/// Stack objects live in address space 5 on AMDGPU; the tape helpers take generic pointers.
+fn generic_pointer(b: &Builder, p: Value) -> Value {
+    if unsafe { LLVMGetPointerAddressSpace(ir::type_of(p)) } == 0 {
+        return p;
+    }
+    unsafe { LLVMBuildAddrSpaceCast(b.raw(), p, b.ptr_type(), b"\0".as_ptr() as *const _) }
 }

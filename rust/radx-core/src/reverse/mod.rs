@@ -136,7 +136,52 @@ impl Engine {
         if let Some(f) = self.reverse_cache.get(req) {
             return Ok(*f);
         }
+        if req.combined {
+            if let Some(f) = self.combined_from_custom_rule(req)? {
+                return Ok(f);
+            }
+        }
         gen::generate(self, req)
+    }
+
+    /// A combined-mode derivative of a function with a custom split rule: call the
+    /// augmented forward, then the reverse.
+    fn combined_from_custom_rule(&mut self, req: &ReverseRequest) -> Result<Option<ReverseFunctions>> {
+        if !self.has_custom_rule(req.function) {
+            return Ok(None);
+        }
+        let ret = ir::return_type(ir::function_type(req.function));
+        let split = ReverseRequest { combined: false, return_primal: req.return_primal && !ir::is_void(ret), return_shadow: false, ..req.clone() };
+        let alt = ReverseRequest { return_primal: !split.return_primal && !ir::is_void(ret), ..split.clone() };
+        let Some((split, fns)) = [split, alt].into_iter().find_map(|k| self.reverse_cache.get(&k).map(|f| (k.clone(), *f))) else { return Ok(None) };
+        let b = Builder::new(self.module);
+        let sig = signatures(&b, req);
+        let ssig = signatures(&b, &split);
+        let name = format!("diffe{}", ir::name_of(req.function));
+        let f = unsafe { LLVMAddFunction(self.module, ir::cstring(&name).as_ptr(), sig.combined_or_reverse) };
+        unsafe { LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
+        let entry = unsafe { LLVMAppendBasicBlockInContext(b.ctx, f, b"entry\0".as_ptr() as *const _) };
+        b.position_at_end(entry);
+        let params = ir::params(f);
+        let n_primal = ir::param_types(ssig.augmented).len();
+        let aug = b.call(ssig.augmented, fns.forward, &params[..n_primal]);
+        let parts = unpack(&b, aug, ssig.augmented_results.len());
+        let mut rev_args: Vec<Value> = params[..n_primal].to_vec();
+        if req.return_active {
+            rev_args.push(params[n_primal]);
+        }
+        rev_args.push(parts[0]);
+        let r = b.call(ssig.combined_or_reverse, fns.reverse, &rev_args);
+        let mut results = Vec::new();
+        if req.return_primal && split.return_primal {
+            results.push(parts[1]);
+        }
+        results.extend(unpack(&b, r, ssig.adjoint_results.len()));
+        let packed = b.pack(&results);
+        b.ret(packed);
+        let fns = ReverseFunctions { forward: f, reverse: f };
+        self.reverse_cache.insert(req.clone(), fns);
+        Ok(Some(fns))
     }
 }
 

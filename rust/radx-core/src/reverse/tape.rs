@@ -13,6 +13,8 @@ use llvm_sys::LLVMIntPredicate;
 
 pub const PUSH: &str = "radx.tape.push";
 pub const POP: &str = "radx.tape.pop";
+/// GPU combined mode: a fixed per-thread buffer in local memory; overflow traps.
+pub const PUSH_FIXED: &str = "radx.tape.push.fixed";
 pub const STATE_BYTES: u64 = 24;
 
 pub fn state_type(b: &Builder) -> Type {
@@ -116,6 +118,47 @@ pub fn helpers(b: &Builder) -> (Value, Value) {
     (push, pop)
 }
 
+/// `ptr radx.tape.push.fixed(ptr state, i64 bytes)`: like `radx.tape.push` over a buffer
+/// that cannot grow (GPU local memory): a push past its capacity traps.
+pub fn fixed_push_helper(b: &Builder) -> Value {
+    let m = b.module;
+    let existing = unsafe { LLVMGetNamedFunction(m, ir::cstring(PUSH_FIXED).as_ptr()) };
+    if !existing.is_null() {
+        return existing;
+    }
+    let f = b.get_or_declare(PUSH_FIXED, helper_type(b));
+    let st = state_type(b);
+    let i64t = b.i64_type();
+    unsafe {
+        LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage);
+        ir::add_fn_attr(f, "alwaysinline");
+        ir::add_fn_attr(f, "nounwind");
+        let h = Builder::new(m);
+        let entry = LLVMAppendBasicBlockInContext(h.ctx, f, b"entry\0".as_ptr() as *const _);
+        let full = LLVMAppendBasicBlockInContext(h.ctx, f, b"overflow\0".as_ptr() as *const _);
+        let done = LLVMAppendBasicBlockInContext(h.ctx, f, b"done\0".as_ptr() as *const _);
+        let (state, bytes) = (LLVMGetParam(f, 0), LLVMGetParam(f, 1));
+        h.position_at_end(entry);
+        let top_p = LLVMBuildStructGEP2(h.raw(), st, state, 1, b"\0".as_ptr() as *const _);
+        let cap_p = LLVMBuildStructGEP2(h.raw(), st, state, 2, b"\0".as_ptr() as *const _);
+        let top = h.load(i64t, top_p);
+        let cap = h.load(i64t, cap_p);
+        let need = LLVMBuildAdd(h.raw(), top, bytes, b"\0".as_ptr() as *const _);
+        let over = LLVMBuildICmp(h.raw(), LLVMIntPredicate::LLVMIntUGT, need, cap, b"\0".as_ptr() as *const _);
+        LLVMBuildCondBr(h.raw(), over, full, done);
+        h.position_at_end(full);
+        h.call_intrinsic("llvm.trap", &[], &[]);
+        LLVMBuildUnreachable(h.raw());
+        h.position_at_end(done);
+        h.store(need, top_p);
+        let base = h.load(h.ptr_type(), state);
+        let mut idx = [top];
+        let at = LLVMBuildGEP2(h.raw(), h.i8_type(), base, idx.as_mut_ptr(), 1, b"\0".as_ptr() as *const _);
+        h.ret(Some(at));
+    }
+    f
+}
+
 /// Byte layout of one block's group: each value at an 8-byte-aligned offset.
 pub fn layout(m: llvm_sys::prelude::LLVMModuleRef, types: &[Type]) -> (Vec<u64>, u64) {
     let mut offsets = Vec::new();
@@ -128,13 +171,13 @@ pub fn layout(m: llvm_sys::prelude::LLVMModuleRef, types: &[Type]) -> (Vec<u64>,
     (offsets, at)
 }
 
-pub fn push_group(b: &Builder, state: Value, values: &[Value]) {
+pub fn push_group(b: &Builder, state: Value, values: &[Value], fixed: bool) {
     if values.is_empty() {
         return;
     }
     let types: Vec<Type> = values.iter().map(|v| ir::type_of(*v)).collect();
     let (offs, total) = layout(b.module, &types);
-    let (push, _) = helpers(b);
+    let push = if fixed { fixed_push_helper(b) } else { helpers(b).0 };
     let at = b.call(helper_type(b), push, &[state, b.const_int(b.i64_type(), total)]);
     for (v, off) in values.iter().zip(offs) {
         let p = if off == 0 { at } else { b.gep_bytes(at, off) };

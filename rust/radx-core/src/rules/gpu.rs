@@ -162,7 +162,7 @@ pub fn is_kernel(f: Value) -> bool {
 /// Functions listed as kernels in `!nvvm.annotations` (`!{ptr @f, !"kernel", i32 1}`).
 pub fn nvvm_kernels(m: llvm_sys::prelude::LLVMModuleRef) -> Vec<Value> {
     use llvm_sys::core::*;
-    let name = b"nvvm.annotations";
+    let name = b"nvvm.annotations\0";
     let mut out = Vec::new();
     unsafe {
         let n = LLVMGetNamedMetadataNumOperands(m, name.as_ptr() as *const _);
