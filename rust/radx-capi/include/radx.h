@@ -207,9 +207,9 @@ typedef struct radx_rules radx_rules;
    Give `forward`, or `augmented` and `reverse`, or all three; NULL for the missing ones.
    Each request checks the rules whose function the module holds (the implementations
    exist and have these types; RADX_ERR_BAD_REQUEST otherwise).
-   The engine cannot call custom rules yet: a request that would need one (the function
-   itself, or one it may call, has a rule for the request's mode) fails with
-   RADX_ERR_UNSUPPORTED naming the rule. */
+   The engine then uses a rule wherever it needs that derivative of that function with
+   that activity pattern: for the request itself, and for calls inside the differentiated
+   code (a function with only a declaration becomes differentiable). */
 typedef struct radx_rule {
     const char *function;
     /* One activity per parameter, or NULL (num_args 0) for the defaults. */

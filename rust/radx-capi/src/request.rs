@@ -298,14 +298,14 @@ fn activity_at(p: &Parsed, i: usize) -> RadxActivity {
 /// verified. Custom rules in `rules` are validated against the module first.
 pub fn generate(m: LLVMModuleRef, p: &Parsed, rules: Option<&Registry>) -> Result<Generated, Failure> {
     let (function, fn_ty) = target(m, p)?;
-    if let Some(r) = rules {
-        r.check_against(m, function, p.mode)?;
-    }
     let params = ir::param_types(fn_ty);
     let ret = ir::return_type(fn_ty);
     let postopt = p.options.postopt;
     let started = std::time::Instant::now();
     let mut engine = Engine::new(m, p.options.clone());
+    if let Some(r) = rules {
+        r.register_with(m, &mut engine)?;
+    }
     let b = Builder::new(m);
     let (made, mut sigs, wanted) = if p.mode == RADX_MODE_FORWARD {
         let mut args = Vec::with_capacity(params.len());

@@ -6,17 +6,16 @@
 //! activity pattern (see `radx.h`), so that the engine can call it wherever it would call a
 //! derivative it generated. Registration checks the rule's shape; each request checks the
 //! rules whose primal the module holds (the implementations exist and have the right
-//! types). The engine has no hook for calling custom rules yet: a request that would need
-//! one fails with `RADX_ERR_UNSUPPORTED` naming the function and the rule.
+//! types) and hands them to the engine, which uses them wherever a derivative of that
+//! function with that activity pattern is needed (the request itself or a call inside it).
 
 use crate::error::Failure;
 use crate::request::{activity_name, find_function, forward_arg, forward_return, read_activities, reverse_arg, reverse_return};
 use crate::types::*;
-use radx_core::engine::ForwardRequest;
+use radx_core::engine::{Engine, ForwardRequest};
 use radx_core::ir::{self, builder::Builder, Type, Value};
 use radx_core::reverse::{signatures, ReverseRequest};
 use llvm_sys::prelude::LLVMModuleRef;
-use std::collections::HashSet;
 use std::ffi::CStr;
 use std::os::raw::c_char;
 use std::sync::Mutex;
@@ -38,24 +37,6 @@ impl Rule {
         self.function == o.function && self.args == o.args && self.return_activity == o.return_activity && self.width == o.width
     }
 
-    fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(f) = &self.forward {
-            parts.push(format!("forward `{f}`"));
-        }
-        if let (Some(a), Some(r)) = (&self.augmented, &self.reverse) {
-            parts.push(format!("augmented `{a}`, reverse `{r}`"));
-        }
-        parts.join("; ")
-    }
-
-    fn has_mode(&self, mode: RadxMode) -> bool {
-        if mode == RADX_MODE_FORWARD {
-            self.forward.is_some()
-        } else {
-            self.reverse.is_some()
-        }
-    }
 }
 
 /// `radx_rules`: a registry the caller fills and passes with requests. Internally locked,
@@ -139,66 +120,21 @@ impl Registry {
         Ok(())
     }
 
-    /// Validates the rules whose primal is in `m`, then refuses the request when one of
-    /// them would be needed to differentiate `function` in `mode` (no engine hook yet).
-    pub fn check_against(&self, m: LLVMModuleRef, function: Value, mode: RadxMode) -> Result<(), Failure> {
-        let rules = self.snapshot();
-        let mut with_rules: Vec<(Value, &Rule)> = Vec::new();
-        for r in &rules {
+    /// Validates the rules whose primal is in `m` and registers them with `engine`.
+    pub fn register_with(&self, m: LLVMModuleRef, engine: &mut Engine) -> Result<(), Failure> {
+        for r in &self.snapshot() {
             let Some(primal) = find_function(m, &r.function) else { continue };
-            validate(m, primal, r)?;
-            with_rules.push((primal, r));
-        }
-        if with_rules.is_empty() {
-            return Ok(());
-        }
-        for f in reachable(function) {
-            if let Some((_, r)) = with_rules.iter().find(|(p, r)| *p == f && r.has_mode(mode)) {
-                let via = if f == function { String::new() } else { format!(" (called from `{}`)", ir::name_of(function)) };
-                return Err(Failure::api(
-                    RADX_ERR_UNSUPPORTED,
-                    format!(
-                        "`{}`{via} has a registered custom rule ({}), but this version of the RadX engine cannot call custom rules yet",
-                        r.function,
-                        r.describe()
-                    ),
-                )
-                .hint("the rule was validated and kept; differentiate without it for now (drop it from the registry), or give the function a differentiable body"));
-            }
+            validate(m, primal, r, engine)?;
         }
         Ok(())
     }
-}
-
-/// Every function `f` may call directly, `f` included (through defined bodies).
-fn reachable(f: Value) -> Vec<Value> {
-    let mut seen = HashSet::new();
-    let mut order = Vec::new();
-    let mut todo = vec![f];
-    while let Some(g) = todo.pop() {
-        if !seen.insert(g) {
-            continue;
-        }
-        order.push(g);
-        if ir::is_declaration(g) {
-            continue;
-        }
-        for i in ir::all_instructions(g) {
-            if matches!(ir::opcode(i), Some(llvm_sys::LLVMOpcode::LLVMCall) | Some(llvm_sys::LLVMOpcode::LLVMInvoke)) {
-                if let Some(c) = ir::called_function(i) {
-                    todo.push(c);
-                }
-            }
-        }
-    }
-    order
 }
 
 fn rule_failure(r: &Rule, message: String) -> Failure {
     Failure::api(RADX_ERR_BAD_REQUEST, format!("custom rule for `{}`: {message}", r.function))
 }
 
-fn implementation(m: LLVMModuleRef, r: &Rule, what: &str, name: &str, want: Type) -> Result<(), Failure> {
+fn implementation(m: LLVMModuleRef, r: &Rule, what: &str, name: &str, want: Type) -> Result<Value, Failure> {
     let Some(f) = find_function(m, name) else {
         return Err(rule_failure(r, format!("its {what} implementation `{name}` is not in the module"))
             .hint("custom rules live in the module being differentiated: link the rule's code in first"));
@@ -208,11 +144,12 @@ fn implementation(m: LLVMModuleRef, r: &Rule, what: &str, name: &str, want: Type
         return Err(rule_failure(r, format!("its {what} implementation `{name}` has type `{}`, but must have `{}`", ir::type_to_string(got), ir::type_to_string(want)))
             .hint("a rule has exactly the signature of the derivative RadX would generate for the same activities (see radx.h)"));
     }
-    Ok(())
+    Ok(f)
 }
 
-/// Checks a rule's implementations against the primal's type.
-fn validate(m: LLVMModuleRef, primal: Value, r: &Rule) -> Result<(), Failure> {
+/// Checks a rule's implementations against the primal's type and hands them to the engine,
+/// which then uses them wherever a derivative of the primal with that pattern is needed.
+fn validate(m: LLVMModuleRef, primal: Value, r: &Rule, engine: &mut Engine) -> Result<(), Failure> {
     let fn_ty = ir::function_type(primal);
     let params = ir::param_types(fn_ty);
     let ret = ir::return_type(fn_ty);
@@ -232,7 +169,8 @@ fn validate(m: LLVMModuleRef, primal: Value, r: &Rule) -> Result<(), Failure> {
         let return_tangent = forward_return(&r.function, ret, r.return_activity, return_primal)?;
         let req = ForwardRequest { function: primal, args, width: r.width, return_primal, return_tangent };
         let (want, _) = radx_core::forward::derivative_signature(&b, fn_ty, &req);
-        implementation(m, r, "forward", fwd, want)?;
+        let f = implementation(m, r, "forward", fwd, want)?;
+        engine.register_forward_rule(&req, f)?;
     }
     if let (Some(aug), Some(rev)) = (&r.augmented, &r.reverse) {
         let mut args = Vec::new();
@@ -242,8 +180,9 @@ fn validate(m: LLVMModuleRef, primal: Value, r: &Rule) -> Result<(), Failure> {
         let (return_active, return_shadow) = reverse_return(&r.function, ret, r.return_activity, true)?;
         let req = ReverseRequest { function: primal, args, return_active, return_primal: !ir::is_void(ret), return_shadow, combined: false };
         let sig = signatures(&b, &req);
-        implementation(m, r, "augmented", aug, sig.augmented)?;
-        implementation(m, r, "reverse", rev, sig.combined_or_reverse)?;
+        let a = implementation(m, r, "augmented", aug, sig.augmented)?;
+        let v = implementation(m, r, "reverse", rev, sig.combined_or_reverse)?;
+        engine.register_reverse_rule(&req, a, v)?;
     }
     Ok(())
 }

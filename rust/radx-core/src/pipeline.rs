@@ -105,6 +105,7 @@ pub struct Timings {
 /// returned (not only the first) and the module must be discarded.
 pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Result<Report, Vec<Diagnostic>> {
     let mut engine = Engine::new(module, options.clone());
+    crate::abi::registrations::register_all(&mut engine)?;
     let mut diags = Vec::new();
     let calls = order_inner_first(lower::magic_calls(module));
     let mut report = Report::default();

@@ -3,6 +3,7 @@
 //! calls of the generated derivatives. See `shared/docs/enzyme-abi.md`.
 
 pub mod lower;
+pub mod registrations;
 
 use crate::diag::{Code, Diagnostic, Result};
 use crate::ir::{self, builder::Builder, Type, Value};

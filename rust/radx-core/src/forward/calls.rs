@@ -78,6 +78,18 @@ impl<'e> ForwardFn<'e> {
             return_primal: !ir::is_void(ret_ty),
             return_tangent: self.is_active(inst),
         };
+        // A custom rule may compute the tangent alone: the primal call stays then.
+        let req = if self.engine.has_custom_rule(callee) && !self.engine.forward_cache.contains_key(&req) {
+            let tangent_only = ForwardRequest { return_primal: false, ..req.clone() };
+            if self.engine.forward_cache.contains_key(&tangent_only) {
+                self.clone_primal(inst);
+                tangent_only
+            } else {
+                req
+            }
+        } else {
+            req
+        };
         let f = self.engine.forward(&req)?;
         let (fn_ty, elems) = super::derivative_signature(&self.b, ir::function_type(callee), &req);
         let mut call_args = Vec::new();
@@ -93,6 +105,8 @@ impl<'e> ForwardFn<'e> {
         let (primal, tangents) = super::unpack_result(&self.b, call, &req, elems.len());
         if let Some(p) = primal {
             self.map.insert(inst, p);
+        } else if !self.map.contains_key(&inst) {
+            self.map.insert(inst, call);
         }
         if req.return_tangent {
             self.set_shadows(inst, tangents);

@@ -279,6 +279,17 @@ impl<'e> RevGen<'e> {
                 return_shadow: active_ret && ir::contains_pointer(ret),
                 combined: false,
             };
+            // A custom rule's augmented forward may return the tape alone.
+            let req = if self.engine.has_custom_rule(callee) && !self.engine.reverse_cache.contains_key(&req) {
+                let tape_only = ReverseRequest { return_primal: false, ..req.clone() };
+                if self.engine.reverse_cache.contains_key(&tape_only) {
+                    tape_only
+                } else {
+                    req
+                }
+            } else {
+                req
+            };
             let fns = self.engine.reverse(&req)?;
             self.callees.insert(i, (req, fns));
         }
@@ -651,6 +662,9 @@ impl<'e> RevGen<'e> {
             return Ok(());
         }
         if let Some((req, fns)) = self.callees.get(&i).cloned() {
+            if !req.return_primal && !ir::is_void(ir::type_of(i)) {
+                self.clone_fwd(i);
+            }
             let sig = signatures(&self.fb, &req);
             let mut args = Vec::new();
             for (a, act) in ir::call_args(i).into_iter().zip(&req.args) {
