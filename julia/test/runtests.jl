@@ -228,8 +228,7 @@ end
     @testset "custom rules" begin
         register_rule!(mysquare, Tuple{Float64}; forward=mysquare_fwd)
         try
-            value_or_known_gap(() -> autodiff(Forward, uses_mysquare, Duplicated(1.5, 1.0))[1], 3 * 2 * 1.5 + 1;
-                               statuses=(RadX.RADX_ERR_UNSUPPORTED,))
+            @test autodiff(Forward, uses_mysquare, Duplicated(1.5, 1.0))[1] ≈ 3 * 2 * 1.5 + 1
             # Reverse mode has no rule registered: differentiated from the body.
             @test autodiff(Reverse, uses_mysquare, Active, Active(1.5))[1][1] ≈ 10.0
         finally
