@@ -55,6 +55,10 @@ fi
 
 # Julia is not installable everywhere, but every .jl file is always parsed with a real Julia
 # grammar; --self-test first proves the checker rejects a broken file.
+# Every benchmark at small sizes: each gradient is checked against finite differences and
+# forward mode before it is timed (the timings themselves are not judged here).
+stage "benchmarks (quick, gradients checked)" python3 benches/run.py --quick --out "$ROOT/target/bench-quick"
+
 if [ -d "$ROOT/julia" ]; then
   stage "julia syntax (tree-sitter)" python3 deps/check_julia_syntax.py --self-test julia
 else
