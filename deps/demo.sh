@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job: set up the machine, build RadX, compile the forward-mode example with
-# `radx cc -O2` and run it. The example prints each derivative beside a central finite
+# The main job: set up the machine, build RadX, compile the forward- and reverse-mode examples with
+# `radx cc -O2` and run them. The examples print each derivative beside a central finite
 # difference; this script exits non-zero if any step fails or any derivative disagrees.
 #
 #     bash deps/demo.sh
@@ -21,3 +21,10 @@ target/release/radx cc -O2 examples/forward_demo.c -lm -o "$OUT/forward_demo"
 
 echo "== target/demo/forward_demo"
 "$OUT/forward_demo"
+
+echo
+echo "== target/release/radx cc -O2 examples/reverse_demo.c -lm -o target/demo/reverse_demo"
+target/release/radx cc -O2 examples/reverse_demo.c -lm -o "$OUT/reverse_demo"
+
+echo "== target/demo/reverse_demo"
+"$OUT/reverse_demo"
