@@ -146,6 +146,9 @@ pub fn run(a: &OptArgs) -> Result<(), Vec<Diagnostic>> {
                     if loops.is_empty() { String::new() } else { format!(", {}", loops.join(", ")) },
                     if t.cached.is_empty() { ", nothing cached".to_string() } else { String::new() }
                 );
+                if !t.sized_loops.is_empty() {
+                    eprintln!("      sized on entry from the trip count: loop(s) {}", t.sized_loops.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "));
+                }
                 for c in &t.cached {
                     eprintln!("      cached: {c}");
                 }

@@ -31,6 +31,16 @@ pub struct Loop {
     pub induction: Option<Induction>,
     /// Further affine induction variables of the same loop, recovered the same way.
     pub other_inductions: Vec<Induction>,
+    /// What bounds the number of iterations, when the exit test says.
+    pub trip_count: Option<TripCount>,
+}
+
+/// The loop runs while its induction variable (or the variable's next value) has not
+/// reached `bound`, a value computed before the loop: about `(bound - start) / step`
+/// iterations, known when the loop is entered (constant or computed at run time).
+#[derive(Clone, Copy, Debug)]
+pub struct TripCount {
+    pub bound: Value,
 }
 
 /// A canonical induction variable: `iv = phi [start, preheader], [iv + step, latch]`, in a
@@ -130,7 +140,8 @@ impl Cfg {
             }
             let mut inductions = self.find_inductions(h, &latches, &body, &exits);
             let induction = if inductions.is_empty() { None } else { Some(inductions.remove(0)) };
-            self.loops.push(Loop { header: h, latches, body, parent: None, exits, induction, other_inductions: inductions });
+            let trip_count = induction.and_then(|iv| self.find_trip_count(&body, iv));
+            self.loops.push(Loop { header: h, latches, body, parent: None, exits, induction, other_inductions: inductions, trip_count });
         }
         // Innermost loop = the smallest containing body; headers in RPO make outer loops first.
         for l in 0..self.loops.len() {
@@ -191,6 +202,36 @@ impl Cfg {
             }
         }
         out
+    }
+
+    /// The loop's one exit test, when it compares the induction variable (or its next value)
+    /// with a value defined outside the loop.
+    fn find_trip_count(&self, body: &[usize], iv: Induction) -> Option<TripCount> {
+        let exiting: Vec<usize> = body.iter().copied().filter(|&b| self.succs[b].iter().any(|s| !body.contains(s))).collect();
+        let [x] = exiting[..] else { return None };
+        let t = ir::terminator(self.blocks[x]);
+        if ir::opcode(t) != Some(LLVMOpcode::LLVMBr) || ir::num_operands(t) != 3 {
+            return None;
+        }
+        let c = ir::operand(t, 0);
+        if ir::opcode(c) != Some(LLVMOpcode::LLVMICmp) {
+            return None;
+        }
+        let next = unsafe {
+            (0..llvm_sys::core::LLVMCountIncoming(iv.phi))
+                .find(|&k| llvm_sys::core::LLVMGetIncomingBlock(iv.phi, k) == self.blocks[iv.latch])
+                .map(|k| llvm_sys::core::LLVMGetIncomingValue(iv.phi, k))
+        }?;
+        let outside = |v: Value| !ir::is_instruction(v) || self.block_index(ir::parent_block(v)).map(|b| !body.contains(&b)).unwrap_or(false);
+        let (a, b) = (ir::operand(c, 0), ir::operand(c, 1));
+        let bound = if (a == iv.phi || a == next) && outside(b) {
+            b
+        } else if (b == iv.phi || b == next) && outside(a) {
+            a
+        } else {
+            return None;
+        };
+        ir::is_integer(ir::type_of(bound)).then_some(TripCount { bound })
     }
 
     /// The loop whose induction variable `v` is, and that variable.

@@ -59,6 +59,8 @@ pub struct RevGen<'e> {
     pub induction_slots: HashMap<Value, (Value, Value)>,
     /// Cached values a block recomputes instead (see `drop_redundant_caches`).
     pub recompute_in: HashSet<(Need, usize)>,
+    /// Loops whose tape is reserved on entry from their trip count.
+    pub sized_loops: Vec<usize>,
     /// Loop-invariant caches: pushed at the loop's exits, held in a slot for its reverse.
     pub hoisted: HashSet<(Need, usize)>,
     pub hoisted_slots: HashMap<(Need, usize), Value>,
@@ -132,6 +134,7 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         induction_slots: HashMap::new(),
         recompute_in: HashSet::new(),
         hoisted: HashSet::new(),
+        sized_loops: Vec::new(),
         hoisted_slots: HashMap::new(),
         gpu: crate::rules::gpu::is_gpu_module(engine.module),
         uses_tape: true,
@@ -450,6 +453,7 @@ impl<'e> RevGen<'e> {
                 }
             }
             self.push_block(b)?;
+            self.reserve_for_loops_entered_from(b);
             self.forward_terminator(b, term[0])?;
         }
         for p in phis {
@@ -511,6 +515,62 @@ impl<'e> RevGen<'e> {
     /// GPU combined mode: the tape is a fixed buffer in local memory, not the heap.
     pub fn fixed_tape(&self) -> bool {
         self.gpu && self.req.combined
+    }
+
+    /// Bytes a loop's own blocks (not its inner loops') push per iteration.
+    fn loop_bytes_per_iteration(&self, l: usize) -> u64 {
+        (0..self.cfg.blocks.len())
+            .filter(|&b| self.cfg.loop_of[b] == Some(l) && !self.uses_slots(b))
+            .map(|b| {
+                let mut t: Vec<ir::Type> = self.caches[b]
+                    .iter()
+                    .map(|n| match n {
+                        Need::CallTape(_) => self.fb.ptr_type(),
+                        Need::Primal(v) | Need::Shadow(v) => ir::type_of(*v),
+                    })
+                    .collect();
+                if self.records_predecessor(b) {
+                    t.push(self.fb.i32_type());
+                }
+                tape::layout(self.fb.module, &t).1
+            })
+            .sum()
+    }
+
+    /// Sizes the tape once, on entry to a loop whose trip count is known then, for all its
+    /// iterations: the pushes inside never have to grow it.
+    fn reserve_for_loops_entered_from(&mut self, b: usize) {
+        if !self.uses_tape || self.fixed_tape() {
+            return;
+        }
+        for l in 0..self.cfg.loops.len() {
+            let lp = &self.cfg.loops[l];
+            let (Some(iv), Some(tc)) = (lp.induction, lp.trip_count) else { continue };
+            if iv.preheader != b {
+                continue;
+            }
+            let per_iteration = self.loop_bytes_per_iteration(l);
+            if per_iteration == 0 {
+                continue;
+            }
+            let i64t = self.fb.i64_type();
+            let fb = &self.fb;
+            let start = fb.int_cast(self.fmap.get(&iv.start).copied().unwrap_or(iv.start), i64t, true);
+            let bound = fb.int_cast(self.fmap.get(&tc.bound).copied().unwrap_or(tc.bound), i64t, true);
+            unsafe {
+                let span = LLVMBuildSub(fb.raw(), bound, start, b"\0".as_ptr() as *const _);
+                let n = LLVMBuildSDiv(fb.raw(), span, fb.const_int(i64t, iv.step.unsigned_abs()), b"\0".as_ptr() as *const _);
+                let n = fb.call_intrinsic("llvm.abs", &[i64t], &[n, fb.const_int(fb.i1_type(), 0)]);
+                let n = LLVMBuildAdd(fb.raw(), n, fb.const_int(i64t, 1), b"\0".as_ptr() as *const _);
+                let bytes = LLVMBuildMul(fb.raw(), n, fb.const_int(i64t, per_iteration), b"\0".as_ptr() as *const _);
+                // An estimate, so one that is out of range (a sentinel bound, a wrapped
+                // subtraction) reserves nothing rather than something absurd.
+                let sane = LLVMBuildICmp(fb.raw(), llvm_sys::LLVMIntPredicate::LLVMIntULE, bytes, fb.const_int(i64t, 1 << 28), b"\0".as_ptr() as *const _);
+                let bytes = fb.select(sane, bytes, fb.const_int(i64t, 0));
+                tape::reserve(fb, self.fstate, bytes);
+            }
+            self.sized_loops.push(l);
+        }
     }
 
     /// Does block `b` keep its cached values in stack slots rather than on the tape?
@@ -855,6 +915,7 @@ impl<'e> RevGen<'e> {
         if self.cfg.exits.len() > 1 {
             st.bytes_per_call += 8;
         }
+        st.sized_loops = self.sized_loops.iter().map(|&l| self.block_label(self.cfg.loops[l].header)).collect();
         st
     }
 }

@@ -69,6 +69,8 @@ pub struct TapeStats {
     pub bytes_per_iteration: Vec<(String, u64)>,
     /// What is cached, as `value (block)`.
     pub cached: Vec<String>,
+    /// Loops whose tape is reserved on entry from their trip count (by header).
+    pub sized_loops: Vec<String>,
 }
 
 /// Types of the derivative functions.

@@ -159,6 +159,13 @@ pub fn fixed_push_helper(b: &Builder) -> Value {
     f
 }
 
+/// Makes room for `bytes` more without moving the top: a push of that size, then a pop.
+pub fn reserve(b: &Builder, state: Value, bytes: Value) {
+    let (push, pop) = helpers(b);
+    b.call(helper_type(b), push, &[state, bytes]);
+    b.call(helper_type(b), pop, &[state, bytes]);
+}
+
 /// Byte layout of one block's group: each value at an 8-byte-aligned offset.
 pub fn layout(m: llvm_sys::prelude::LLVMModuleRef, types: &[Type]) -> (Vec<u64>, u64) {
     let mut offsets = Vec::new();
