@@ -31,7 +31,11 @@ pub fn object_of(ptr: Value) -> Object {
     }
     match ir::opcode(base) {
         Some(LLVMAlloca) => Object::Local(base),
-        Some(LLVMCall) if ir::called_function(base).map(|c| matches!(memory::allocator(&ir::name_of(c)), Some(memory::Alloc::Allocate { .. }))).unwrap_or(false) => {
+        Some(LLVMCall)
+            if ir::called_function(base)
+                .map(|c| matches!(memory::allocator(&ir::name_of(c)), Some(memory::Alloc::Allocate { .. }) | Some(memory::Alloc::Reallocate)))
+                .unwrap_or(false) =>
+        {
             Object::Local(base)
         }
         _ => Object::Unknown,
@@ -215,9 +219,38 @@ fn callee_memory_types(f: Value, objs: &[Value], out: &mut MemoryTypes, seen: &m
     }
 }
 
+/// Every object a pointer may point into: through GEPs and casts, and through the
+/// incoming values of phis and selects (a buffer carried around a loop, or grown by
+/// realloc, is one object for the question of what it holds).
+pub fn underlying_objects(p: Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut todo = vec![p];
+    while let Some(v) = todo.pop() {
+        let o = ir::underlying_object(v);
+        if !seen.insert(o) {
+            continue;
+        }
+        match ir::opcode(o) {
+            Some(LLVMPHI) => unsafe {
+                for k in 0..llvm_sys::core::LLVMCountIncoming(o) {
+                    todo.push(llvm_sys::core::LLVMGetIncomingValue(o, k));
+                }
+            },
+            Some(LLVMSelect) => {
+                todo.push(ir::operand(o, 1));
+                todo.push(ir::operand(o, 2));
+            }
+            _ if ir::is_null_or_undef(o) => {}
+            _ => out.push(o),
+        }
+    }
+    out
+}
+
 /// What `f`'s own accesses say about the objects behind `ptrs`.
 fn local_memory_types(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
-    let objs: Vec<Value> = ptrs.iter().map(|p| ir::underlying_object(*p)).collect();
+    let objs: Vec<Value> = ptrs.iter().flat_map(|p| underlying_objects(*p)).collect();
     let mut out = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
     // The declared type of a stack or global object says what it holds.
     for &o in &objs {
@@ -248,7 +281,7 @@ fn local_memory_types(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
             }
             _ => continue,
         };
-        if !objs.contains(&ir::underlying_object(ptr)) {
+        if !underlying_objects(ptr).iter().any(|o| objs.contains(o)) {
             continue;
         }
         note_type(&mut out, ty);

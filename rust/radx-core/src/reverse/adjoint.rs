@@ -678,6 +678,41 @@ impl<'e> RevGen<'e> {
         .hint("the copy was turned into an integer load and store; add a type hint before it, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"))
     }
 
+    /// The reverse of a `realloc` (see `forward_realloc`): the bytes it moved hand their
+    /// adjoints back to the old block's shadow; the new block and its shadow are freed here
+    /// when the program freed it (as any allocation is, at the reverse of its creation).
+    fn adjoint_realloc(&mut self, i: Value) -> Result<()> {
+        let (pv, nv) = (ir::operand(i, 0), ir::operand(i, 1));
+        let p = self.materialize(Need::Primal(pv), i)?;
+        let n = self.materialize(Need::Primal(nv), i)?;
+        let s = self.materialize(Need::Shadow(i), i)?;
+        let (ptr, i64t) = (self.rb.ptr_type(), self.rb.i64_type());
+        let usable_ty = unsafe { LLVMFunctionType(i64t, [ptr].as_mut_ptr(), 1, 0) };
+        let free_ty = free_type(&self.rb);
+        let n64 = self.rb.int_cast(n, i64t, false);
+        if self.activity.is_active(pv) {
+            let sp = self.materialize(Need::Shadow(pv), i)?;
+            let types = memory_types(self.primal, &[i, pv]);
+            if let Some(ft) = types.float.filter(|_| !types.conflicting_floats) {
+                let old = self.rb.call_named("malloc_usable_size", usable_ty, &[p]);
+                let keep = self.rb.call_intrinsic("llvm.umin", &[i64t], &[old, n64]);
+                let helper = accumulate_helper(&self.rb, ft);
+                self.rb.call(unsafe { LLVMGlobalGetValueType(helper) }, helper, &[s, sp, keep]);
+            } else if !types.known() || types.conflicting_floats {
+                return Err(Diagnostic::new(Code::Unsupported, "cannot deduce what type of data this realloc moves, so its adjoint cannot be accumulated")
+                    .at(i)
+                    .hint("add a type hint, e.g. __enzyme_double(ptr, bytes), before the realloc"));
+            }
+        }
+        // The old block is freed at the reverse of the call that made it.
+        if self.deferred_frees.contains_key(&i) {
+            let new = self.materialize(Need::Primal(i), i)?;
+            self.rb.call_named("free", free_ty, &[s]);
+            self.rb.call_named("free", free_ty, &[new]);
+        }
+        Ok(())
+    }
+
     /// `*p += d` with atomic adds, lane by lane for a vector.
     fn atomic_accumulate(&self, p: Value, d: Value) {
         use llvm_sys::{LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic, LLVMAtomicRMWBinOp::LLVMAtomicRMWBinOpFAdd};
@@ -842,6 +877,9 @@ impl<'e> RevGen<'e> {
                 self.rb.memset_zero(sd, len, 1);
             }
             return Ok(());
+        }
+        if memory::allocator(&name) == Some(memory::Alloc::Reallocate) {
+            return self.adjoint_realloc(i);
         }
         if let Some(memory::Alloc::Allocate { .. }) = memory::allocator(&name) {
             if let Some(&free_fn) = self.deferred_frees.get(&i) {

@@ -4,7 +4,7 @@ use super::plan::{Need, Strategy};
 use super::{signatures, tape, unpack, RevArg, ReverseFunctions, ReverseRequest, TapeStats};
 use crate::analysis::activity::{call_arg_is_active, Activity};
 use crate::analysis::cfg::Cfg;
-use crate::analysis::memory::{memory_types, object_of, MemoryFacts, Object};
+use crate::analysis::memory::{memory_types, MemoryFacts};
 use crate::diag::{Code, Diagnostic, Result};
 use crate::engine::{Engine, GeneratedFunction};
 use crate::forward::short;
@@ -178,7 +178,7 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
 
 impl<'e> RevGen<'e> {
     fn run(&mut self) -> Result<TapeStats> {
-        self.find_deferred_frees();
+        self.find_deferred_frees()?;
         self.decide_calls()?;
         for b in 0..self.cfg.blocks.len() {
             for i in ir::instructions(self.cfg.blocks[b]) {
@@ -209,22 +209,48 @@ impl<'e> RevGen<'e> {
 
     /// Frees of memory this function allocated wait until the reverse sweep is done
     /// with it; frees of anything else stay where they are.
-    fn find_deferred_frees(&mut self) {
+    fn find_deferred_frees(&mut self) -> Result<()> {
+        // Blocks this function allocates (malloc and friends, realloc), to be freed at the
+        // reverse of the call that made them, when the program frees them (by free, or
+        // by handing them to a later realloc), so every use's adjoint still finds them.
+        let is_local_allocation = |o: Value| {
+            ir::opcode(o) == Some(LLVMCall)
+                && ir::called_function(o)
+                    .map(|c| matches!(memory::allocator(&ir::name_of(c)), Some(memory::Alloc::Allocate { .. }) | Some(memory::Alloc::Reallocate)))
+                    .unwrap_or(false)
+        };
         for i in ir::all_instructions(self.primal) {
             if ir::opcode(i) != Some(LLVMCall) {
                 continue;
             }
             let Some(f) = ir::called_function(i) else { continue };
-            if memory::allocator(&ir::name_of(f)) != Some(memory::Alloc::Free) {
-                continue;
-            }
-            if let Object::Local(a) = object_of(ir::operand(i, 0)) {
-                if ir::opcode(a) == Some(LLVMCall) && ir::underlying_object(ir::operand(i, 0)) == a {
-                    self.deferred_frees.insert(a, f);
-                    self.deferred_free_calls.insert(i);
+            match memory::allocator(&ir::name_of(f)) {
+                Some(memory::Alloc::Free) => {
+                    let objs = crate::analysis::memory::underlying_objects(ir::operand(i, 0));
+                    if !objs.is_empty() && objs.iter().all(|o| is_local_allocation(*o)) {
+                        for o in objs {
+                            self.deferred_frees.insert(o, f);
+                        }
+                        self.deferred_free_calls.insert(i);
+                    }
                 }
+                Some(memory::Alloc::Reallocate) => {
+                    let objs = crate::analysis::memory::underlying_objects(ir::operand(i, 0));
+                    if let Some(o) = objs.iter().find(|o| !is_local_allocation(**o)) {
+                        return Err(Diagnostic::new(Code::Unsupported, format!("`realloc` of memory this function did not allocate (`{}`) is not supported in reverse mode", short(*o)))
+                            .at(i)
+                            .hint("allocate the block inside the function, or copy it into a new one"));
+                    }
+                    let free_ty = unsafe { LLVMFunctionType(self.fb.void_type(), [self.fb.ptr_type()].as_mut_ptr(), 1, 0) };
+                    let free_fn = self.fb.get_or_declare("free", free_ty);
+                    for o in objs {
+                        self.deferred_frees.insert(o, free_fn);
+                    }
+                }
+                _ => {}
             }
         }
+        Ok(())
     }
 
     /// Does the forward sweep record which predecessor block `b` was entered from? Not
@@ -746,6 +772,9 @@ impl<'e> RevGen<'e> {
             }
             return Ok(());
         }
+        if memory::allocator(&name) == Some(memory::Alloc::Reallocate) {
+            return self.forward_realloc(i);
+        }
         if let Some(kind) = memory::allocator(&name) {
             let p = self.clone_fwd(i);
             match kind {
@@ -800,6 +829,34 @@ impl<'e> RevGen<'e> {
                 .at(i)
                 .hint("provide its body in the module, or pass only inactive (enzyme_const) data to it"));
         }
+        Ok(())
+    }
+
+    /// `realloc(p, n)` frees `p`, which the reverse sweep still needs (its shadow receives
+    /// the adjoints of the bytes moved). So the forward sweep allocates the new block with
+    /// malloc, copies what realloc would keep (`min(usable size of p, n)` bytes), and
+    /// leaves `p` to be freed by the reverse sweep at this point.
+    fn forward_realloc(&mut self, i: Value) -> Result<()> {
+        let (p, n) = (self.fval(ir::operand(i, 0)), self.fval(ir::operand(i, 1)));
+        let fb = &self.fb;
+        let (ptr, i64t) = (fb.ptr_type(), fb.i64_type());
+        let malloc_ty = unsafe { LLVMFunctionType(ptr, [i64t].as_mut_ptr(), 1, 0) };
+        let usable_ty = unsafe { LLVMFunctionType(i64t, [ptr].as_mut_ptr(), 1, 0) };
+        let n64 = fb.int_cast(n, i64t, false);
+        let new = fb.call_named("malloc", malloc_ty, &[n64]);
+        let old = fb.call_named("malloc_usable_size", usable_ty, &[p]);
+        let keep = fb.call_intrinsic("llvm.umin", &[i64t], &[old, n64]);
+        fb.memcpy(new, p, keep, 1);
+        let s = fb.call_named("malloc", malloc_ty, &[n64]);
+        fb.memset_zero(s, n64, 1);
+        if let Some(&sp) = self.fshadow.get(&ir::operand(i, 0)) {
+            // Pointers stored in the block keep their shadows.
+            if memory_types(self.primal, &[i, ir::operand(i, 0)]).pointers {
+                fb.memcpy(s, sp, keep, 1);
+            }
+        }
+        self.fmap.insert(i, new);
+        self.fshadow.insert(i, s);
         Ok(())
     }
 

@@ -121,6 +121,18 @@ impl<'e> RevGen<'e> {
             }
             return;
         }
+        if memory::allocator(&name) == Some(memory::Alloc::Reallocate) {
+            out.push(Need::Primal(args[0]));
+            out.push(Need::Primal(args[1]));
+            out.push(Need::Shadow(i));
+            if self.activity.is_active(args[0]) {
+                out.push(Need::Shadow(args[0]));
+            }
+            if self.deferred_frees.contains_key(&i) {
+                out.push(Need::Primal(i));
+            }
+            return;
+        }
         if let Some(memory::Alloc::Allocate { .. }) = memory::allocator(&name) {
             if self.deferred_frees.contains_key(&i) {
                 out.push(Need::Primal(i));
