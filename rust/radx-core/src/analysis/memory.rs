@@ -398,3 +398,70 @@ pub fn retype_float_moves(f: Value) {
         }
     }
 }
+
+/// One element of a block of memory as the program's own types describe it: its size and
+/// where in it the floating-point values are. Copies of memory mixing floats with integers
+/// or pointers accumulate adjoints at exactly those offsets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ElementLayout {
+    pub size: u64,
+    pub floats: Vec<(u64, Type)>,
+}
+
+/// The layout of the memory behind `ptrs`, from the type of its stack or global object or
+/// from the struct types the function's address computations use on it.
+pub fn element_layout(f: Value, ptrs: &[Value]) -> Option<ElementLayout> {
+    let m = ir::module_of_function(f);
+    let objs: Vec<Value> = ptrs.iter().flat_map(|p| underlying_objects(*p)).collect();
+    let mut candidates = Vec::new();
+    for &o in &objs {
+        if ir::opcode(o) == Some(LLVMAlloca) {
+            candidates.push(unsafe { llvm_sys::core::LLVMGetAllocatedType(o) });
+        } else if ir::is_global_variable(o) {
+            candidates.push(unsafe { llvm_sys::core::LLVMGlobalGetValueType(o) });
+        }
+    }
+    for i in ir::all_instructions(f) {
+        if ir::opcode(i) == Some(LLVMGetElementPtr) && underlying_objects(i).iter().any(|o| objs.contains(o)) {
+            candidates.push(unsafe { llvm_sys::core::LLVMGetGEPSourceElementType(i) });
+        }
+    }
+    let mut element = None;
+    for mut t in candidates {
+        while ir::type_kind(t) == llvm_sys::LLVMTypeKind::LLVMArrayTypeKind {
+            t = ir::element_type(t);
+        }
+        if ir::type_kind(t) == llvm_sys::LLVMTypeKind::LLVMStructTypeKind {
+            element = Some(t);
+            break;
+        }
+    }
+    let t = element?;
+    let mut floats = Vec::new();
+    float_leaves(m, t, 0, &mut floats);
+    Some(ElementLayout { size: ir::data_layout_type_size(m, t), floats })
+}
+
+fn float_leaves(m: llvm_sys::prelude::LLVMModuleRef, t: Type, at: u64, out: &mut Vec<(u64, Type)>) {
+    use llvm_sys::LLVMTypeKind::*;
+    unsafe {
+        match ir::type_kind(t) {
+            LLVMStructTypeKind => {
+                let dl = llvm_sys::target::LLVMGetModuleDataLayout(m);
+                for (k, ft) in ir::struct_fields(t).into_iter().enumerate() {
+                    float_leaves(m, ft, at + llvm_sys::target::LLVMOffsetOfElement(dl, t, k as u32), out);
+                }
+            }
+            LLVMArrayTypeKind | LLVMVectorTypeKind => {
+                let e = ir::element_type(t);
+                let n = if ir::type_kind(t) == LLVMArrayTypeKind { ir::array_len(t) } else { llvm_sys::core::LLVMGetVectorSize(t) as u64 };
+                let size = ir::data_layout_type_size(m, e);
+                for j in 0..n {
+                    float_leaves(m, e, at + j * size, out);
+                }
+            }
+            _ if ir::is_float_scalar(t) => out.push((at, t)),
+            _ => {}
+        }
+    }
+}

@@ -856,20 +856,32 @@ impl<'e> RevGen<'e> {
                 return Ok(());
             }
             let types = memory_types(self.primal, &[dst, src]);
-            if types.conflicting_floats {
-                return Err(Diagnostic::new(Code::Unsupported, "memcpy between memory used both as float and as double: cannot tell how to accumulate its adjoint")
-                    .at(i)
-                    .hint("copy float and double data with separate calls"));
-            }
             if !types.known() {
                 return Err(Diagnostic::new(Code::Unsupported, format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", crate::forward::short(src), crate::forward::short(dst)))
                     .at(i)
                     .hint("nothing in the function reads or writes that memory with a type; add a type hint before the copy, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"));
             }
             let Some(ft) = types.float else { return Ok(()) };
+            // Floats mixed with other data (integers, pointers, floats of another width):
+            // accumulate exactly at the floating-point fields of the element type.
+            let layout = if types.pointers || types.integers || types.conflicting_floats {
+                match crate::analysis::memory::element_layout(self.primal, &[dst, src]) {
+                    Some(l) => Some(l),
+                    None => {
+                        return Err(Diagnostic::new(Code::Unsupported, "this copy moves memory that holds floating-point values beside other data, and no type in the function says which bytes are which")
+                            .at(i)
+                            .hint("copy the data through a pointer to its struct type, or copy its fields one by one"))
+                    }
+                }
+            } else {
+                None
+            };
             if self.activity.is_active(src) {
                 let ss = self.materialize(Need::Shadow(src), i)?;
-                let helper = accumulate_helper(&self.rb, ft);
+                let helper = match &layout {
+                    Some(l) => layout_accumulate_helper(&self.rb, l),
+                    None => accumulate_helper(&self.rb, ft),
+                };
                 let hty = unsafe { LLVMGlobalGetValueType(helper) };
                 let len64 = self.rb.int_cast(len, self.rb.i64_type(), false);
                 self.rb.call(hty, helper, &[sd, ss, len64]);
@@ -947,6 +959,57 @@ fn indices(i: Value) -> Vec<u32> {
 fn free_type(b: &crate::ir::builder::Builder) -> Type {
     let mut p = [b.ptr_type()];
     unsafe { LLVMFunctionType(b.void_type(), p.as_mut_ptr(), 1, 0) }
+}
+
+/// `radx.adjoint.memcpy.layout.<size>.<offsets>(ptr dst_shadow, ptr src_shadow, i64 bytes)`:
+/// the adjoint of a copy of elements of the given layout, at its floating-point offsets only.
+fn layout_accumulate_helper(b: &crate::ir::builder::Builder, l: &crate::analysis::memory::ElementLayout) -> Value {
+    let tag: Vec<String> = l.floats.iter().map(|(o, t)| format!("{o}{}", if ir::type_kind(*t) == llvm_sys::LLVMTypeKind::LLVMFloatTypeKind { "f" } else { "d" })).collect();
+    let name = format!("radx.adjoint.memcpy.layout.{}.{}", l.size, tag.join("_"));
+    let existing = unsafe { LLVMGetNamedFunction(b.module, ir::cstring(&name).as_ptr()) };
+    if !existing.is_null() {
+        return existing;
+    }
+    let ty = unsafe {
+        let mut p = [b.ptr_type(), b.ptr_type(), b.i64_type()];
+        LLVMFunctionType(b.void_type(), p.as_mut_ptr(), 3, 0)
+    };
+    let f = b.get_or_declare(&name, ty);
+    unsafe { LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
+    let h = crate::ir::builder::Builder::new(b.module);
+    unsafe {
+        let ctx = h.ctx;
+        let entry = LLVMAppendBasicBlockInContext(ctx, f, b"entry\0".as_ptr() as *const _);
+        let body = LLVMAppendBasicBlockInContext(ctx, f, b"element\0".as_ptr() as *const _);
+        let done = LLVMAppendBasicBlockInContext(ctx, f, b"done\0".as_ptr() as *const _);
+        let (dst, src, bytes) = (LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2));
+        h.position_at_end(entry);
+        let i64t = h.i64_type();
+        let n = LLVMBuildUDiv(h.raw(), bytes, h.const_int(i64t, l.size.max(1)), NO_NAME);
+        let empty = LLVMBuildICmp(h.raw(), llvm_sys::LLVMIntPredicate::LLVMIntEQ, n, h.const_int(i64t, 0), NO_NAME);
+        LLVMBuildCondBr(h.raw(), empty, done, body);
+        h.position_at_end(body);
+        let k = h.phi(i64t);
+        let base = LLVMBuildMul(h.raw(), k, h.const_int(i64t, l.size), NO_NAME);
+        for &(off, ft) in &l.floats {
+            let at = LLVMBuildAdd(h.raw(), base, h.const_int(i64t, off), NO_NAME);
+            let mut idx = [at];
+            let pd = LLVMBuildGEP2(h.raw(), h.i8_type(), dst, idx.as_mut_ptr(), 1, NO_NAME);
+            let ps = LLVMBuildGEP2(h.raw(), h.i8_type(), src, idx.as_mut_ptr(), 1, NO_NAME);
+            let vd = h.load(ft, pd);
+            let vs = h.load(ft, ps);
+            h.store(h.fadd(vs, vd), ps);
+            h.store(ir::const_null(ft), pd);
+        }
+        let next = LLVMBuildAdd(h.raw(), k, h.const_int(i64t, 1), NO_NAME);
+        let more = LLVMBuildICmp(h.raw(), llvm_sys::LLVMIntPredicate::LLVMIntULT, next, n, NO_NAME);
+        LLVMBuildCondBr(h.raw(), more, body, done);
+        let (mut v0, mut b0) = ([h.const_int(i64t, 0), next], [entry, body]);
+        LLVMAddIncoming(k, v0.as_mut_ptr(), b0.as_mut_ptr(), 2);
+        h.position_at_end(done);
+        h.ret(None);
+    }
+    f
 }
 
 /// `radx.adjoint.memcpy.<ty>(ptr dst_shadow, ptr src_shadow, i64 bytes)`: the adjoint of a
