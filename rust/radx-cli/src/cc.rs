@@ -25,6 +25,8 @@ RADX OPTIONS (removed before clang sees the arguments):
     --radx-stats        print what was generated for each source
     --radx-no-preopt    do not canonicalise functions before differentiating them
     --radx-keep-temps   keep the intermediate IR files (also RADX_KEEP_TEMPS=1)
+    --radx-disable=A,B  switch tape optimizations off, to measure them (also RADX_DISABLE):
+                        induction, hoist, flow, recompute, redundant, stack-slots, reserve
 ";
 
 const SOURCE_EXTS: &[&str] = &["c", "cc", "cpp", "cxx", "c++", "C", "cp", "CPP", "ll", "bc", "i", "ii"];
@@ -166,6 +168,10 @@ pub fn main(raw: &[String], cxx_driver: bool) -> i32 {
             }
             "--radx-keep-temps" => {
                 keep = true;
+                false
+            }
+            s if s.starts_with("--radx-disable=") => {
+                options.disabled.extend(s["--radx-disable=".len()..].split(',').map(|x| x.to_string()));
                 false
             }
             _ => true,

@@ -30,10 +30,33 @@ pub struct Options {
     /// On GPUs, combined-mode derivatives keep what loops cache in a per-thread tape of
     /// this many bytes of local memory (no device heap); exceeding it traps.
     pub gpu_tape_bytes: u32,
+    /// Tape optimizations switched off, by name (see `OPTIMIZATIONS`), for measuring what
+    /// each is worth. Defaults to the comma-separated list in `RADX_DISABLE`.
+    pub disabled: Vec<String>,
+}
+
+/// The reverse-mode tape optimizations that can be switched off one by one.
+pub const OPTIMIZATIONS: &[(&str, &str)] = &[
+    ("induction", "recover induction variables and loop branch decisions instead of caching them"),
+    ("hoist", "cache loop-invariant values once per loop, not per iteration"),
+    ("flow", "only writes that can follow a load force it to be cached (flow-sensitive may-overwrite)"),
+    ("recompute", "recompute cheap operations and repeatable loads instead of caching them"),
+    ("redundant", "recompute cheap float ops from operands that are cached anyway"),
+    ("stack-slots", "values cached outside loops live in stack slots, not on the heap tape"),
+    ("reserve", "size a loop's tape on entry from its trip count"),
+];
+
+impl Options {
+    pub fn enabled(&self, optimization: &str) -> bool {
+        !self.disabled.iter().any(|d| d == optimization || d == "all")
+    }
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { preopt: true, postopt: true, gpu_tape_bytes: 4096 }
+        let disabled = std::env::var("RADX_DISABLE")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        Options { preopt: true, postopt: true, gpu_tape_bytes: 4096, disabled }
     }
 }

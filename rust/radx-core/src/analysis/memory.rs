@@ -104,10 +104,10 @@ impl MemoryFacts {
     /// May the memory `load` reads change after the load, within the function? Only
     /// writes that can execute later count: a scratch array filled once before a loop
     /// that then only reads it need not be cached.
-    pub fn may_be_overwritten(&self, load: Value) -> bool {
+    pub fn may_be_overwritten(&self, load: Value, flow_sensitive: bool) -> bool {
         let o = object_of(ir::operand(load, 0));
         let lb = ir::parent_block(load);
-        self.writes.iter().any(|(w, at)| may_alias(*w, o) && self.can_follow(lb, load, *at))
+        self.writes.iter().any(|(w, at)| may_alias(*w, o) && (!flow_sensitive || self.can_follow(lb, load, *at)))
     }
 
     /// Can instruction `later` execute after `earlier` (in block `eb`)?

@@ -127,7 +127,8 @@ impl<'e> RevGen<'e> {
         let active_phis: Vec<Value> = phis.into_iter().filter(|p| self.activity.is_active(*p) && ir::contains_float(ir::type_of(*p))).collect();
         let phi_adjoints: Vec<(Value, Value)> = active_phis.into_iter().map(|p| (p, self.take_value(p))).collect();
         self.enter_loops_in_reverse(b)?;
-        if let Some(l) = self.cfg.loops.iter().position(|l| l.header == b && l.induction.is_some()) {
+        let recover = self.engine.options.enabled("induction");
+        if let Some(l) = self.cfg.loops.iter().position(|l| recover && l.header == b && l.induction.is_some()) {
             self.leave_header_in_reverse(l, &phi_adjoints);
             return Ok(());
         }
@@ -173,8 +174,9 @@ impl<'e> RevGen<'e> {
     /// start at the induction variable's last value.
     fn enter_loops_in_reverse(&mut self, b: usize) -> Result<()> {
         let term = ir::terminator(self.cfg.blocks[b]);
+        let recover = self.engine.options.enabled("induction");
         for l in 0..self.cfg.loops.len() {
-            if !self.cfg.loops[l].exits.contains(&b) {
+            if !recover || !self.cfg.loops[l].exits.contains(&b) {
                 continue;
             }
             let ivs: Vec<_> = self.cfg.loops[l].inductions().collect();

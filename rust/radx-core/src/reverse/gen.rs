@@ -189,7 +189,8 @@ impl<'e> RevGen<'e> {
         }
         // Each exit of a loop with an induction variable hands the reverse its last and
         // first values, once per run of the loop.
-        for l in 0..self.cfg.loops.len() {
+        let recover = self.engine.options.enabled("induction");
+        for l in (0..self.cfg.loops.len()).filter(|_| recover) {
             let ivs: Vec<_> = self.cfg.loops[l].inductions().collect();
             for iv in ivs {
                 for e in self.cfg.loops[l].exits.clone() {
@@ -256,7 +257,8 @@ impl<'e> RevGen<'e> {
     /// Does the forward sweep record which predecessor block `b` was entered from? Not
     /// when the reverse can tell from an induction variable.
     pub fn records_predecessor(&self, b: usize) -> bool {
-        self.cfg.preds[b].len() > 1 && !self.cfg.loops.iter().any(|l| l.header == b && l.induction.is_some())
+        self.cfg.preds[b].len() > 1
+            && !(self.engine.options.enabled("induction") && self.cfg.loops.iter().any(|l| l.header == b && l.induction.is_some()))
     }
 
     pub fn call_is_differentiated(&self, i: Value) -> bool {
@@ -566,7 +568,7 @@ impl<'e> RevGen<'e> {
     /// Sizes the tape once, on entry to a loop whose trip count is known then, for all its
     /// iterations: the pushes inside never have to grow it.
     fn reserve_for_loops_entered_from(&mut self, b: usize) {
-        if !self.uses_tape || self.fixed_tape() {
+        if !self.uses_tape || self.fixed_tape() || !self.engine.options.enabled("reserve") {
             return;
         }
         for l in 0..self.cfg.loops.len() {
@@ -601,7 +603,7 @@ impl<'e> RevGen<'e> {
 
     /// Does block `b` keep its cached values in stack slots rather than on the tape?
     pub fn uses_slots(&self, b: usize) -> bool {
-        self.req.combined && !self.cfg.in_loop(b)
+        self.req.combined && !self.cfg.in_loop(b) && (self.gpu || self.engine.options.enabled("stack-slots"))
     }
 
     fn exit_index(&self, b: usize) -> usize {
@@ -737,7 +739,9 @@ impl<'e> RevGen<'e> {
             return Ok(());
         };
         let name = ir::name_of(callee);
-        if self.deferred_free_calls.contains(&i) {
+        // The reverse sweep reads stack memory after the primal's last use of it: a
+        // lifetime marker would let the optimizer treat that memory as dead.
+        if self.deferred_free_calls.contains(&i) || name.starts_with("llvm.lifetime.") {
             return Ok(());
         }
         if let Some(kind) = rules::julia::julia_call(&name) {

@@ -187,6 +187,12 @@ impl<'e> RevGen<'e> {
                     return Strategy::Direct;
                 }
                 let op = ir::opcode(v).unwrap();
+                if task_local(v) || op == LLVMLoad && task_local(ir::underlying_object(ir::operand(v, 0))) {
+                    return Strategy::Recompute;
+                }
+                if !self.engine.options.enabled("recompute") {
+                    return Strategy::Cache;
+                }
                 if cheap_integer_or_address(op) {
                     return Strategy::Recompute;
                 }
@@ -227,7 +233,7 @@ impl<'e> RevGen<'e> {
         if !self.req.combined || unsafe { llvm_sys::core::LLVMGetVolatile(load) } != 0 {
             return false;
         }
-        !self.memory.may_be_overwritten(load)
+        !self.memory.may_be_overwritten(load, self.engine.options.enabled("flow"))
     }
 
     /// The needs a recomputation reads.
@@ -248,6 +254,9 @@ impl<'e> RevGen<'e> {
     /// The loop whose induction variable `n` is, when read inside that loop (its value
     /// comes from the reverse counter there).
     pub fn induction_in(&self, n: Need, b: usize) -> Option<usize> {
+        if !self.engine.options.enabled("induction") {
+            return None;
+        }
         let Need::Primal(v) = n else { return None };
         self.cfg.induction_loop(v).filter(|&l| self.cfg.loop_contains(l, b))
     }
@@ -255,6 +264,9 @@ impl<'e> RevGen<'e> {
     /// A cached `fadd`/`fmul`/... whose operands the same block caches anyway is cheaper
     /// to redo from them than to store: one value on the tape instead of two.
     pub fn drop_redundant_caches(&mut self) {
+        if !self.engine.options.enabled("redundant") {
+            return;
+        }
         for b in 0..self.caches.len() {
             loop {
                 let mut changed = false;
@@ -291,6 +303,9 @@ impl<'e> RevGen<'e> {
     /// exits are entered only from inside it: there `n` is loop-invariant, and one copy
     /// pushed at the exit serves every iteration's reverse.
     pub fn invariant_loop(&self, n: Need, b: usize) -> Option<usize> {
+        if !self.engine.options.enabled("hoist") {
+            return None;
+        }
         let v = need_value(n);
         if !ir::is_instruction(v) {
             return None;
