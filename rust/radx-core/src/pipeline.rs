@@ -14,7 +14,8 @@ use std::ffi::CStr;
 /// stay untouched), so derivatives never shadow a local variable's stack slot.
 /// Loops end in canonical form (preheaders, one latch, exits entered only from the loop),
 /// which lets the reverse sweep recover induction variables instead of caching them.
-pub const PREPARE_PIPELINE: &str = "function(sroa,mem2reg,early-cse,instcombine,simplifycfg,loop-simplify,lcssa)";
+pub const PREPARE_PIPELINE: &str =
+    "function(sroa,mem2reg,early-cse,instcombine,simplifycfg,loop-simplify,lcssa,loop(loop-rotate,indvars),loop-simplify,lcssa)";
 
 /// Cleanup of generated functions when the caller will not optimize them itself.
 pub const CLEANUP_PIPELINE: &str = "function(sroa,mem2reg,instcombine,early-cse,simplifycfg,dse,adce)";
@@ -124,6 +125,9 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     }
     engine.finish();
     if !diags.is_empty() {
+        // Several requests can reach the same unsupported instruction: say it once.
+        let mut seen = std::collections::HashSet::new();
+        diags.retain(|d| seen.insert(d.to_string()));
         return Err(diags);
     }
     remove_dead_markers(module, marker_loads);

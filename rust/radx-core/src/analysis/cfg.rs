@@ -13,6 +13,9 @@ pub struct Cfg {
     pub preds: Vec<Vec<usize>>,
     pub succs: Vec<Vec<usize>>,
     pub idom: Vec<usize>,
+    /// Immediate post-dominators; `usize::MAX` stands for the virtual exit (after every
+    /// return), and blocks that cannot reach a return have none either.
+    pub ipdom: Vec<usize>,
     pub loops: Vec<Loop>,
     /// For each block, the innermost loop containing it.
     pub loop_of: Vec<Option<usize>>,
@@ -75,8 +78,9 @@ impl Cfg {
             }
         }
         let idom = dominators(&preds);
-        let exits = (0..n).filter(|&i| ir::opcode(ir::terminator(blocks[i])) == Some(LLVMOpcode::LLVMRet)).collect();
-        let mut cfg = Cfg { blocks, index, preds, succs, idom, loops: Vec::new(), loop_of: vec![None; n], exits };
+        let exits: Vec<usize> = (0..n).filter(|&i| ir::opcode(ir::terminator(blocks[i])) == Some(LLVMOpcode::LLVMRet)).collect();
+        let ipdom = post_dominators(&succs, &exits);
+        let mut cfg = Cfg { blocks, index, preds, succs, idom, ipdom, loops: Vec::new(), loop_of: vec![None; n], exits };
         cfg.find_loops();
         cfg
     }
@@ -91,6 +95,20 @@ impl Cfg {
             }
             b = self.idom[b];
         }
+    }
+
+    /// Does every path from `b` to a return pass through `a`?
+    pub fn post_dominates(&self, a: usize, mut b: usize) -> bool {
+        for _ in 0..=self.blocks.len() {
+            if a == b {
+                return true;
+            }
+            if b == usize::MAX || self.ipdom[b] == usize::MAX {
+                return false;
+            }
+            b = self.ipdom[b];
+        }
+        false
     }
 
     /// A block that runs at most once per call: in no loop.
@@ -281,6 +299,63 @@ fn dominators(preds: &[Vec<usize>]) -> Vec<usize> {
     idom
 }
 
+/// Post-dominators: dominators of the reversed graph rooted at a virtual exit that every
+/// return block leads to (the same iterative algorithm, on a post-order of that graph).
+fn post_dominators(succs: &[Vec<usize>], exits: &[usize]) -> Vec<usize> {
+    let n = succs.len();
+    let exit = n; // the virtual exit node
+    let mut rpreds: Vec<Vec<usize>> = vec![Vec::new(); n + 1]; // predecessors in the reversed graph
+    let mut rsuccs: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
+    for (b, ss) in succs.iter().enumerate() {
+        for &s in ss {
+            rsuccs[s].push(b);
+            rpreds[b].push(s);
+        }
+    }
+    for &e in exits {
+        rsuccs[exit].push(e);
+        rpreds[e].push(exit);
+    }
+    // Reverse post-order of the reversed graph from the virtual exit.
+    let mut order = Vec::new();
+    let mut seen = vec![false; n + 1];
+    let mut stack = vec![(exit, 0usize)];
+    seen[exit] = true;
+    while let Some((b, i)) = stack.pop() {
+        if i < rsuccs[b].len() {
+            stack.push((b, i + 1));
+            let s = rsuccs[b][i];
+            if !seen[s] {
+                seen[s] = true;
+                stack.push((s, 0));
+            }
+        } else {
+            order.push(b);
+        }
+    }
+    order.reverse();
+    let pos: Vec<usize> = {
+        let mut p = vec![usize::MAX; n + 1];
+        for (k, &b) in order.iter().enumerate() {
+            p[b] = k;
+        }
+        p
+    };
+    // Dominators over positions in that order (position 0 is the virtual exit).
+    let m = order.len();
+    let preds_by_pos: Vec<Vec<usize>> = order.iter().map(|&b| rpreds[b].iter().filter(|&&p| pos[p] != usize::MAX).map(|&p| pos[p]).collect()).collect();
+    let idom_pos = dominators(&preds_by_pos);
+    let mut ipdom = vec![usize::MAX; n];
+    for k in 1..m {
+        let b = order[k];
+        if b < n && idom_pos[k] != usize::MAX {
+            let d = order[idom_pos[k]];
+            ipdom[b] = if d == exit { usize::MAX } else { d };
+        }
+    }
+    ipdom
+}
+
 fn intersect(idom: &[usize], mut a: usize, mut b: usize) -> usize {
     while a != b {
         while a > b {
@@ -303,5 +378,13 @@ mod tests {
         let preds = vec![vec![], vec![0, 4], vec![1], vec![1], vec![2, 3], vec![4]];
         let idom = dominators(&preds);
         assert_eq!(idom, vec![0, 0, 1, 1, 1, 4]);
+    }
+
+    #[test]
+    fn post_dominators_of_a_diamond_in_a_loop() {
+        // 0 -> 1 -> {2,3} -> 4 -> {1, 5}; 5 returns.
+        let succs = vec![vec![1], vec![2, 3], vec![4], vec![4], vec![1, 5], vec![]];
+        let ipdom = post_dominators(&succs, &[5]);
+        assert_eq!(ipdom, vec![1, 4, 4, 4, 5, usize::MAX]);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::gen::RevGen;
 use super::plan::{need_value, Need, Strategy};
-use super::{signatures, tape, unpack, RevArg};
+use super::{signatures, unpack, RevArg};
 use crate::analysis::memory::memory_types;
 use crate::diag::{Code, Diagnostic, Result};
 use crate::ir::{self, Type, Value};
@@ -14,250 +14,10 @@ use std::collections::HashMap;
 const NO_NAME: *const std::os::raw::c_char = b"\0".as_ptr() as *const _;
 
 impl<'e> RevGen<'e> {
-    pub(super) fn reverse_sweep(&mut self) -> Result<()> {
-        let ctx = self.rb.ctx;
-        let start = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, b"rev.start\0".as_ptr() as *const _) };
-        let exit = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, b"rev.exit\0".as_ptr() as *const _) };
-        if self.req.combined {
-            for &br in &self.exit_branches {
-                unsafe { LLVMSetSuccessor(br, 0, start) };
-            }
-        } else {
-            self.rb.position_at_end(self.rentry);
-            self.rb.br(start);
-        }
-        self.rb.position_at_end(start);
-        let primal_result = if self.req.combined && self.req.return_primal && !self.exit_values.is_empty() {
-            let p = self.rb.phi(ir::type_of(self.exit_values[0].1));
-            for &(bb, v) in &self.exit_values {
-                let (mut vv, mut bl) = ([v], [bb]);
-                unsafe { LLVMAddIncoming(p, vv.as_mut_ptr(), bl.as_mut_ptr(), 1) };
-            }
-            Some(p)
-        } else {
-            None
-        };
-        let exits = self.cfg.exits.clone();
-        self.rinit = match exits.len() {
-            0 => unsafe { LLVMBuildUnreachable(self.rb.raw()) },
-            1 => self.rb.br(self.rblocks[exits[0]]),
-            n => {
-                let id = match self.exit_slot {
-                    Some(slot) => self.rb.load(self.rb.i32_type(), slot),
-                    None => tape::pop_group(&self.rb, self.rstate, &[self.rb.i32_type()])[0],
-                };
-                let sw = unsafe { LLVMBuildSwitch(self.rb.raw(), id, self.rblocks[exits[0]], n as u32 - 1) };
-                for (k, &e) in exits.iter().enumerate().skip(1) {
-                    unsafe { LLVMAddCase(sw, self.rb.const_int(self.rb.i32_type(), k as u64), self.rblocks[e]) };
-                }
-                sw
-            }
-        };
-        if exits.len() > 1 {
-            // the pop above must come before the switch, which is rinit; fine: slots are
-            // initialised just before the terminator.
-        }
-        for b in 0..self.cfg.blocks.len() {
-            self.reverse_block(b, exit)?;
-        }
-        self.rb.position_at_end(exit);
-        if self.uses_tape && !self.fixed_tape() {
-            let base = self.rb.load(self.rb.ptr_type(), self.rstate);
-            let free_ty = free_type(&self.rb);
-            self.rb.call_named("free", free_ty, &[base]);
-            if !self.req.combined {
-                let header = *ir::params(self.rev).last().unwrap();
-                self.rb.call_named("free", free_ty, &[header]);
-            }
-        }
-        let mut results = Vec::new();
-        if let Some(p) = primal_result {
-            results.push(p);
-        }
-        for (p, a) in ir::params(self.primal).into_iter().zip(self.req.args.clone()) {
-            if a == RevArg::Active {
-                let v = self.take_value(p);
-                results.push(v);
-            }
-        }
-        let packed = self.rb.pack(&results);
-        self.rb.ret(packed);
-        Ok(())
-    }
-
-    fn reverse_block(&mut self, b: usize, exit: ir::Block) -> Result<()> {
-        self.rb.position_at_end(self.rblocks[b]);
-        self.memo.clear();
-        self.current = b;
-        let needs = self.caches[b].clone();
-        let mut types: Vec<Type> = needs
-            .iter()
-            .map(|n| match n {
-                Need::Primal(v) | Need::Shadow(v) => ir::type_of(*v),
-                Need::CallTape(_) => self.rb.ptr_type(),
-            })
-            .collect();
-        let multi = self.records_predecessor(b);
-        if multi {
-            types.push(self.rb.i32_type());
-        }
-        let vals = match self.group_slots.get(&b) {
-            Some(slots) => slots.iter().zip(&types).map(|(s, t)| self.rb.load(*t, *s)).collect(),
-            None => tape::pop_group(&self.rb, self.rstate, &types),
-        };
-        for (n, v) in needs.iter().zip(&vals) {
-            self.memo.insert(*n, *v);
-        }
-        let pred_id = if multi { vals.last().copied() } else { None };
-        let bb = self.cfg.blocks[b];
-        let insts = ir::instructions(bb);
-        let term = *insts.last().unwrap();
-        if ir::opcode(term) == Some(LLVMRet) && ir::num_operands(term) == 1 && self.req.return_active {
-            let seed = self.seed.unwrap();
-            self.add_adjoint(ir::operand(term, 0), seed);
-        }
-        let mut phis = Vec::new();
-        for &i in insts.iter().rev().skip(1) {
-            match ir::opcode(i) {
-                Some(LLVMPHI) => phis.push(i),
-                _ if crate::ir::clone::is_debug_intrinsic(i) => {}
-                _ => self.adjoint(i)?,
-            }
-        }
-        let active_phis: Vec<Value> = phis.into_iter().filter(|p| self.activity.is_active(*p) && ir::contains_float(ir::type_of(*p))).collect();
-        let phi_adjoints: Vec<(Value, Value)> = active_phis.into_iter().map(|p| (p, self.take_value(p))).collect();
-        self.enter_loops_in_reverse(b)?;
-        let recover = self.engine.options.enabled("induction");
-        if let Some(l) = self.cfg.loops.iter().position(|l| recover && l.header == b && l.induction.is_some()) {
-            self.leave_header_in_reverse(l, &phi_adjoints);
-            return Ok(());
-        }
-        let preds = self.cfg.preds[b].clone();
-        if preds.is_empty() {
-            self.rb.br(exit);
-            return Ok(());
-        }
-        if preds.len() == 1 {
-            self.phi_edge(bb, preds[0], &phi_adjoints);
-            self.rb.br(self.rblocks[preds[0]]);
-            return Ok(());
-        }
-        let ctx = self.rb.ctx;
-        let mut edges = Vec::new();
-        for &p in &preds {
-            let e = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, ir::cstring(&format!("rev.edge.{b}.{p}")).as_ptr()) };
-            edges.push(e);
-        }
-        let sw = unsafe { LLVMBuildSwitch(self.rb.raw(), pred_id.unwrap(), edges[0], preds.len() as u32 - 1) };
-        for k in 1..preds.len() {
-            unsafe { LLVMAddCase(sw, self.rb.const_int(self.rb.i32_type(), k as u64), edges[k]) };
-        }
-        for (k, &p) in preds.iter().enumerate() {
-            self.rb.position_at_end(edges[k]);
-            self.phi_edge(bb, p, &phi_adjoints);
-            self.rb.br(self.rblocks[p]);
-        }
-        Ok(())
-    }
-
-    fn induction_slots(&mut self, phi: Value) -> (Value, Value) {
-        if let Some(&s) = self.induction_slots.get(&phi) {
-            return s;
-        }
-        let t = ir::type_of(phi);
-        let s = (self.rb.entry_alloca(self.rev, t), self.rb.entry_alloca(self.rev, t));
-        self.induction_slots.insert(phi, s);
-        s
-    }
-
-    /// Leaving exit block `b` backwards enters the loops it exits: their reverse counters
-    /// start at the induction variable's last value.
-    fn enter_loops_in_reverse(&mut self, b: usize) -> Result<()> {
-        let term = ir::terminator(self.cfg.blocks[b]);
-        let recover = self.engine.options.enabled("induction");
-        for l in 0..self.cfg.loops.len() {
-            if !recover || !self.cfg.loops[l].exits.contains(&b) {
-                continue;
-            }
-            let ivs: Vec<_> = self.cfg.loops[l].inductions().collect();
-            for iv in ivs {
-                let last = self.materialize(Need::Primal(iv.phi), term)?;
-                let start = self.materialize(Need::Primal(iv.start), term)?;
-                let (cur, first) = self.induction_slots(iv.phi);
-                self.rb.store(last, cur);
-                self.rb.store(start, first);
-            }
-        }
-        let mut hoisted: Vec<(Need, usize)> = self.hoisted.iter().copied().filter(|(_, l)| self.cfg.loops[*l].exits.contains(&b)).collect();
-        hoisted.sort_by_key(|(n, l)| (*l, format!("{n:?}")));
-        for (n, l) in hoisted {
-            let v = self.materialize(n, term)?;
-            let slot = self.hoisted_slot(n, l, ir::type_of(v));
-            self.rb.store(v, slot);
-        }
-        Ok(())
-    }
-
-    fn hoisted_slot(&mut self, n: Need, l: usize, t: Type) -> Value {
-        if let Some(&s) = self.hoisted_slots.get(&(n, l)) {
-            return s;
-        }
-        let s = self.rb.entry_alloca(self.rev, t);
-        self.hoisted_slots.insert((n, l), s);
-        s
-    }
-
-    /// The reverse of a loop header: the first iteration came from the preheader, every
-    /// other from the latch, one step earlier.
-    fn leave_header_in_reverse(&mut self, l: usize, phi_adjoints: &[(Value, Value)]) {
-        let iv = self.cfg.loops[l].induction.unwrap();
-        let (cur_slot, first_slot) = self.induction_slots(iv.phi);
-        let t = ir::type_of(iv.phi);
-        let cur = self.rb.load(t, cur_slot);
-        let first = self.rb.load(t, first_slot);
-        let at_start = unsafe { LLVMBuildICmp(self.rb.raw(), llvm_sys::LLVMIntPredicate::LLVMIntEQ, cur, first, NO_NAME) };
-        let ctx = self.rb.ctx;
-        let b = self.cfg.loops[l].header;
-        let to_pre = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, ir::cstring(&format!("rev.edge.{b}.{}", iv.preheader)).as_ptr()) };
-        let to_latch = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, ir::cstring(&format!("rev.edge.{b}.{}", iv.latch)).as_ptr()) };
-        unsafe { LLVMBuildCondBr(self.rb.raw(), at_start, to_pre, to_latch) };
-        let bb = self.cfg.blocks[b];
-        self.rb.position_at_end(to_pre);
-        self.phi_edge(bb, iv.preheader, phi_adjoints);
-        self.rb.br(self.rblocks[iv.preheader]);
-        self.rb.position_at_end(to_latch);
-        let prev = unsafe { LLVMBuildSub(self.rb.raw(), cur, LLVMConstInt(t, iv.step as u64, 1), NO_NAME) };
-        self.rb.store(prev, cur_slot);
-        let others = self.cfg.loops[l].other_inductions.clone();
-        for other in others {
-            let (slot, _) = self.induction_slots(other.phi);
-            let ty = ir::type_of(other.phi);
-            let v = self.rb.load(ty, slot);
-            let p = unsafe { LLVMBuildSub(self.rb.raw(), v, LLVMConstInt(ty, other.step as u64, 1), NO_NAME) };
-            self.rb.store(p, slot);
-        }
-        self.phi_edge(bb, iv.latch, phi_adjoints);
-        self.rb.br(self.rblocks[iv.latch]);
-    }
-
-    /// Hands each phi's adjoint to the value it took on the edge from `pred`.
-    fn phi_edge(&mut self, _bb: ir::Block, pred: usize, phi_adjoints: &[(Value, Value)]) {
-        let pred_block = self.cfg.blocks[pred];
-        for &(phi, adj) in phi_adjoints {
-            let n = unsafe { LLVMCountIncoming(phi) };
-            for k in 0..n {
-                if unsafe { LLVMGetIncomingBlock(phi, k) } == pred_block {
-                    let v = unsafe { LLVMGetIncomingValue(phi, k) };
-                    self.add_adjoint(v, adj);
-                    break;
-                }
-            }
-        }
-    }
 
     // ---- adjoint storage -------------------------------------------------------------
 
-    fn slot(&mut self, v: Value) -> Value {
+    pub(super) fn slot(&mut self, v: Value) -> Value {
         if let Some(&s) = self.slots.get(&v) {
             return s;
         }
@@ -294,7 +54,7 @@ impl<'e> RevGen<'e> {
     }
 
     /// a + b on the floating-point leaves of a value; other leaves keep a's.
-    fn add_values(&self, a: Value, b: Value) -> Value {
+    pub(super) fn add_values(&self, a: Value, b: Value) -> Value {
         let t = ir::type_of(a);
         if ir::is_float(t) {
             return self.rb.fadd(a, b);
@@ -316,7 +76,7 @@ impl<'e> RevGen<'e> {
         a
     }
 
-    fn zero_float_leaves(&self, a: Value) -> Value {
+    pub(super) fn zero_float_leaves(&self, a: Value) -> Value {
         let t = ir::type_of(a);
         if ir::is_float(t) || !ir::contains_pointer(t) {
             return ir::const_null(t);
@@ -403,13 +163,13 @@ impl<'e> RevGen<'e> {
         Ok(v)
     }
 
-    fn no_shadow(&self, v: Value, at: Value) -> Diagnostic {
+    pub(super) fn no_shadow(&self, v: Value, at: Value) -> Diagnostic {
         Diagnostic::new(Code::Activity, format!("a pointer without a shadow (`{}`) is used where derivatives must be stored", crate::forward::short(v)))
             .at(at)
             .hint("pass the memory with enzyme_dup (pointer and shadow) instead of enzyme_const, or keep active data out of it")
     }
 
-    fn recompute(&mut self, n: Need, at: Value) -> Result<Value> {
+    pub(super) fn recompute(&mut self, n: Need, at: Value) -> Result<Value> {
         let v = need_value(n);
         let ops: Vec<Need> = self.recompute_operands(n);
         let mut vals = Vec::new();
@@ -434,7 +194,7 @@ impl<'e> RevGen<'e> {
         Ok(c)
     }
 
-    fn reverse_alloca(&mut self, v: Value, at: Value) -> Result<Value> {
+    pub(super) fn reverse_alloca(&mut self, v: Value, at: Value) -> Result<Value> {
         if let Some(&a) = self.rev_allocas.get(&v) {
             return Ok(a);
         }
@@ -459,7 +219,7 @@ impl<'e> RevGen<'e> {
 
     // ---- adjoints of instructions ----------------------------------------------------
 
-    fn adjoint(&mut self, i: Value) -> Result<()> {
+    pub(super) fn adjoint(&mut self, i: Value) -> Result<()> {
         let op = ir::opcode(i).unwrap();
         let active = self.activity.is_active(i);
         match op {
@@ -600,7 +360,7 @@ impl<'e> RevGen<'e> {
     }
 
     /// x̄ᵢ += ∂f/∂xᵢ · ȳ for every active operand, through the shared rule table.
-    fn rule_adjoint(&mut self, i: Value, rule: &Rule, args: &[Value]) -> Result<()> {
+    pub(super) fn rule_adjoint(&mut self, i: Value, rule: &Rule, args: &[Value]) -> Result<()> {
         if !self.activity.is_active(i) {
             return Ok(());
         }
@@ -637,7 +397,7 @@ impl<'e> RevGen<'e> {
         Ok(())
     }
 
-    fn adjoint_shuffle(&mut self, i: Value) {
+    pub(super) fn adjoint_shuffle(&mut self, i: Value) {
         let d = self.take_value(i);
         let (a, b) = (ir::operand(i, 0), ir::operand(i, 1));
         let na = unsafe { LLVMGetVectorSize(ir::type_of(a)) } as i32;
@@ -664,7 +424,7 @@ impl<'e> RevGen<'e> {
     /// An integer loaded from active memory and stored to active memory may be a float
     /// moved as raw bits (a small memcpy after canonicalisation). If nothing says what the
     /// memory holds, zeroing the destination's adjoint could silently lose a derivative.
-    fn check_integer_move(&self, store: Value, v: Value, dst: Value) -> Result<()> {
+    pub(super) fn check_integer_move(&self, store: Value, v: Value, dst: Value) -> Result<()> {
         if ir::opcode(v) != Some(LLVMLoad) || !self.activity.is_active(ir::operand(v, 0)) {
             return Ok(());
         }
@@ -683,7 +443,7 @@ impl<'e> RevGen<'e> {
     /// The reverse of a `realloc` (see `forward_realloc`): the bytes it moved hand their
     /// adjoints back to the old block's shadow; the new block and its shadow are freed here
     /// when the program freed it (as any allocation is, at the reverse of its creation).
-    fn adjoint_realloc(&mut self, i: Value) -> Result<()> {
+    pub(super) fn adjoint_realloc(&mut self, i: Value) -> Result<()> {
         let (pv, nv) = (ir::operand(i, 0), ir::operand(i, 1));
         let p = self.materialize(Need::Primal(pv), i)?;
         let n = self.materialize(Need::Primal(nv), i)?;
@@ -716,7 +476,7 @@ impl<'e> RevGen<'e> {
     }
 
     /// `*p += d` with atomic adds, lane by lane for a vector.
-    fn atomic_accumulate(&self, p: Value, d: Value) {
+    pub(super) fn atomic_accumulate(&self, p: Value, d: Value) {
         use llvm_sys::{LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic, LLVMAtomicRMWBinOp::LLVMAtomicRMWBinOpFAdd};
         let t = ir::type_of(d);
         unsafe {
@@ -736,7 +496,7 @@ impl<'e> RevGen<'e> {
 
     /// Barriers are passed again in the reverse sweep; shuffles send adjoints back to the
     /// lanes the values came from.
-    fn adjoint_gpu_call(&mut self, i: Value, kind: rules::gpu::GpuCall) -> Result<()> {
+    pub(super) fn adjoint_gpu_call(&mut self, i: Value, kind: rules::gpu::GpuCall) -> Result<()> {
         use rules::gpu::{GpuCall, Shuffle};
         match kind {
             GpuCall::Barrier => {
@@ -809,7 +569,7 @@ impl<'e> RevGen<'e> {
         Ok(())
     }
 
-    fn insert_at_path(&self, agg: Value, v: Value, path: &[u32]) -> Value {
+    pub(super) fn insert_at_path(&self, agg: Value, v: Value, path: &[u32]) -> Value {
         if path.len() == 1 {
             return self.rb.insert_value(agg, v, path[0]);
         }
@@ -818,11 +578,11 @@ impl<'e> RevGen<'e> {
         self.rb.insert_value(agg, sub, path[0])
     }
 
-    fn extract_at_path(&self, agg: Value, path: &[u32]) -> Value {
+    pub(super) fn extract_at_path(&self, agg: Value, path: &[u32]) -> Value {
         path.iter().fold(agg, |a, &k| self.rb.extract_value(a, k))
     }
 
-    fn adjoint_call(&mut self, i: Value) -> Result<()> {
+    pub(super) fn adjoint_call(&mut self, i: Value) -> Result<()> {
         let Some(callee) = ir::called_function(i) else { return Ok(()) };
         let name = ir::name_of(callee);
         if let Some(kind) = rules::gpu::gpu_call(&name) {
@@ -958,7 +718,7 @@ fn indices(i: Value) -> Vec<u32> {
     }
 }
 
-fn free_type(b: &crate::ir::builder::Builder) -> Type {
+pub(super) fn free_type(b: &crate::ir::builder::Builder) -> Type {
     let mut p = [b.ptr_type()];
     unsafe { LLVMFunctionType(b.void_type(), p.as_mut_ptr(), 1, 0) }
 }
@@ -1014,48 +774,8 @@ fn layout_accumulate_helper(b: &crate::ir::builder::Builder, l: &crate::analysis
     f
 }
 
-/// `radx.adjoint.memcpy.<ty>(ptr dst_shadow, ptr src_shadow, i64 bytes)`: the adjoint of a
-/// copy, `src_shadow[k] += dst_shadow[k]; dst_shadow[k] = 0` elementwise.
+/// The adjoint of a copy of an array of `ft`: the layout of one `ft` at offset 0.
 fn accumulate_helper(b: &crate::ir::builder::Builder, ft: Type) -> Value {
-    let name = format!("radx.adjoint.memcpy.{}", ir::type_to_string(ft));
-    let existing = unsafe { LLVMGetNamedFunction(b.module, ir::cstring(&name).as_ptr()) };
-    if !existing.is_null() {
-        return existing;
-    }
-    let ty = unsafe {
-        let mut p = [b.ptr_type(), b.ptr_type(), b.i64_type()];
-        LLVMFunctionType(b.void_type(), p.as_mut_ptr(), 3, 0)
-    };
-    let f = b.get_or_declare(&name, ty);
-    unsafe { LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
-    let h = crate::ir::builder::Builder::new(b.module);
     let size = ir::data_layout_type_size(b.module, ft);
-    unsafe {
-        let ctx = h.ctx;
-        let entry = LLVMAppendBasicBlockInContext(ctx, f, b"entry\0".as_ptr() as *const _);
-        let body = LLVMAppendBasicBlockInContext(ctx, f, b"body\0".as_ptr() as *const _);
-        let done = LLVMAppendBasicBlockInContext(ctx, f, b"done\0".as_ptr() as *const _);
-        let (dst, src, bytes) = (LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2));
-        h.position_at_end(entry);
-        let n = LLVMBuildUDiv(h.raw(), bytes, h.const_int(h.i64_type(), size), NO_NAME);
-        let empty = LLVMBuildICmp(h.raw(), llvm_sys::LLVMIntPredicate::LLVMIntEQ, n, h.const_int(h.i64_type(), 0), NO_NAME);
-        LLVMBuildCondBr(h.raw(), empty, done, body);
-        h.position_at_end(body);
-        let k = h.phi(h.i64_type());
-        let mut idx = [k];
-        let pd = LLVMBuildGEP2(h.raw(), ft, dst, idx.as_mut_ptr(), 1, NO_NAME);
-        let ps = LLVMBuildGEP2(h.raw(), ft, src, idx.as_mut_ptr(), 1, NO_NAME);
-        let vd = h.load(ft, pd);
-        let vs = h.load(ft, ps);
-        h.store(h.fadd(vs, vd), ps);
-        h.store(ir::const_null(ft), pd);
-        let next = LLVMBuildAdd(h.raw(), k, h.const_int(h.i64_type(), 1), NO_NAME);
-        let more = LLVMBuildICmp(h.raw(), llvm_sys::LLVMIntPredicate::LLVMIntULT, next, n, NO_NAME);
-        LLVMBuildCondBr(h.raw(), more, body, done);
-        let (mut v0, mut b0) = ([h.const_int(h.i64_type(), 0), next], [entry, body]);
-        LLVMAddIncoming(k, v0.as_mut_ptr(), b0.as_mut_ptr(), 2);
-        h.position_at_end(done);
-        h.ret(None);
-    }
-    f
+    layout_accumulate_helper(b, &crate::analysis::memory::ElementLayout { size, floats: vec![(0, ft)] })
 }

@@ -18,8 +18,10 @@
 //! of memory nothing overwrites are recomputed, everything else is cached.
 
 mod adjoint;
+mod forward_sweep;
 mod gen;
 mod plan;
+mod sweep;
 pub mod tape;
 
 use crate::abi::lower::{deliver_results, finish_call, set_debug_loc_from};

@@ -67,7 +67,7 @@ impl<'e> RevGen<'e> {
         out
     }
 
-    fn rule_needs(&self, i: Value, rule: &rules::Rule, args: &[Value], out: &mut Vec<Need>) {
+    pub(super) fn rule_needs(&self, i: Value, rule: &rules::Rule, args: &[Value], out: &mut Vec<Need>) {
         for (k, p) in rule.partials.iter().enumerate() {
             let Some(p) = p else { continue };
             if !self.activity.is_active(args[k]) {
@@ -84,7 +84,7 @@ impl<'e> RevGen<'e> {
         }
     }
 
-    fn call_needs(&self, i: Value, out: &mut Vec<Need>) {
+    pub(super) fn call_needs(&self, i: Value, out: &mut Vec<Need>) {
         let Some(callee) = ir::called_function(i) else { return };
         let name = ir::name_of(callee);
         let args = ir::call_args(i);
@@ -160,7 +160,7 @@ impl<'e> RevGen<'e> {
         s
     }
 
-    fn defined_once_before_exit(&self, v: Value) -> bool {
+    pub(super) fn defined_once_before_exit(&self, v: Value) -> bool {
         if !self.req.combined || !ir::is_instruction(v) {
             return false;
         }
@@ -170,7 +170,7 @@ impl<'e> RevGen<'e> {
         }
     }
 
-    fn compute_strategy(&mut self, n: Need) -> Strategy {
+    pub(super) fn compute_strategy(&mut self, n: Need) -> Strategy {
         match n {
             Need::CallTape(i) => {
                 if self.defined_once_before_exit(i) {
@@ -229,7 +229,7 @@ impl<'e> RevGen<'e> {
     /// A load can be repeated in the reverse sweep when nothing writes its memory in this
     /// function and nothing else can between the sweeps (combined mode only: in split mode
     /// the caller may overwrite arguments, and the forward sweep's stack is gone).
-    fn load_is_repeatable(&self, load: Value) -> bool {
+    pub(super) fn load_is_repeatable(&self, load: Value) -> bool {
         if !self.req.combined || unsafe { llvm_sys::core::LLVMGetVolatile(load) } != 0 {
             return false;
         }
