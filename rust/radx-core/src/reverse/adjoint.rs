@@ -367,20 +367,14 @@ impl<'e> RevGen<'e> {
         let d = self.take_value(i);
         let ty = ir::type_of(i);
         let mut env: HashMap<String, Value> = HashMap::new();
+        for (v, n) in self.rule_reads(i, rule, args) {
+            let val = self.materialize(n, i)?;
+            env.insert(v, val);
+        }
         for (k, p) in rule.partials.iter().enumerate() {
             let Some(p) = p else { continue };
             if !self.activity.is_active(args[k]) {
                 continue;
-            }
-            let mut vars = Vec::new();
-            p.vars(&mut vars);
-            for v in vars {
-                if env.contains_key(&v) {
-                    continue;
-                }
-                let n = if v == "r" { Need::Primal(i) } else { Need::Primal(args[rule.param_index(&v).unwrap()]) };
-                let val = self.materialize(n, i)?;
-                env.insert(v, val);
             }
             let contrib = match p.as_const() {
                 Some(c) if c == 0.0 => continue,

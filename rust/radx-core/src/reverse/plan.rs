@@ -67,7 +67,10 @@ impl<'e> RevGen<'e> {
         out
     }
 
-    pub(super) fn rule_needs(&self, i: Value, rule: &rules::Rule, args: &[Value], out: &mut Vec<Need>) {
+    /// The primal values the partials of the rule's active parameters read, by the name
+    /// the rule gives them (the planner plans them, the adjoint materializes them).
+    pub(super) fn rule_reads(&self, i: Value, rule: &rules::Rule, args: &[Value]) -> Vec<(String, Need)> {
+        let mut out: Vec<(String, Need)> = Vec::new();
         for (k, p) in rule.partials.iter().enumerate() {
             let Some(p) = p else { continue };
             if !self.activity.is_active(args[k]) {
@@ -76,10 +79,20 @@ impl<'e> RevGen<'e> {
             let mut vars = Vec::new();
             p.vars(&mut vars);
             for v in vars {
-                let n = if v == "r" { Need::Primal(i) } else { Need::Primal(args[rule.param_index(&v).unwrap()]) };
-                if !out.contains(&n) {
-                    out.push(n);
+                if out.iter().any(|(n, _)| *n == v) {
+                    continue;
                 }
+                let need = if v == "r" { Need::Primal(i) } else { Need::Primal(args[rule.param_index(&v).unwrap()]) };
+                out.push((v, need));
+            }
+        }
+        out
+    }
+
+    pub(super) fn rule_needs(&self, i: Value, rule: &rules::Rule, args: &[Value], out: &mut Vec<Need>) {
+        for (_, n) in self.rule_reads(i, rule, args) {
+            if !out.contains(&n) {
+                out.push(n);
             }
         }
     }
