@@ -14,14 +14,17 @@ USAGE:
     radx c++ CLANG-ARGS...     the same for C++ (drives clang++-16)
     radx --version | --help
 
-`radx opt` rewrites every __enzyme_fwddiff* call of the module into a call of a generated
-derivative and writes the result (text IR for .ll, bitcode for .bc or -o -.bc). `radx cc`
+`radx opt` rewrites every magic call of the module (__enzyme_fwddiff*, __enzyme_autodiff*,
+__enzyme_augmentfwd* / __enzyme_reverse*) into a call of a generated derivative and writes
+the result (text IR for .ll, bitcode for .bc or -o -.bc). `radx cc`
 compiles each source to IR at the requested -O level, runs the same transformation, then
 compiles and links with the same flags. Run `radx opt --help` or `radx cc --help` for more.
 
 ENVIRONMENT:
     RADX_CLANG       the clang used by `radx cc` (default: clang-16, then /usr/lib/llvm-16/bin/clang)
     RADX_KEEP_TEMPS  keep `radx cc`'s intermediate IR files and print where they are
+    RADX_DISABLE     reverse-mode tape optimizations to switch off (to measure them)
+    RADX_PRINT_PREPARED  print the canonicalised functions derivatives are made from
 ";
 
 fn main() -> ExitCode {

@@ -9,13 +9,15 @@ use std::path::Path;
 const HELP: &str = "\
 radx opt IN -o OUT [options]
 
-Reads LLVM IR (text .ll or bitcode .bc), rewrites every __enzyme_fwddiff* call into a call
-of a generated derivative, verifies the module and writes it (bitcode when OUT ends in .bc,
-text otherwise; `-o -` writes text to standard output).
+Reads LLVM IR (text .ll or bitcode .bc), rewrites every magic call (__enzyme_fwddiff*,
+__enzyme_autodiff*, __enzyme_augmentfwd*, __enzyme_reverse*) into a call of a generated
+derivative, verifies the module and writes it (bitcode when OUT ends in .bc, text
+otherwise; `-o -` writes text to standard output).
 
 OPTIONS:
     -o FILE            output file (required)
-    --stats            print, per generated function, its mode, width and size
+    --stats            print, per generated function, its mode, width, size and tape, and
+                       where the time went
     --stats-json FILE  the same as JSON
     --no-preopt        do not canonicalise functions before differentiating them
     --no-postopt       do not clean up the generated functions
