@@ -49,6 +49,14 @@ SUITE="$ROOT/../shared/conformance"
 if [ -x "$SUITE/run.sh" ]; then
   stage "conformance ($CONFORMANCE_GROUPS)" \
     "$SUITE/run.sh" --opt "$CONFORMANCE_OPTS" --only "$CONFORMANCE_GROUPS" -- "$ROOT/target/release/radx" cc
+  # Each reverse-mode tape optimization switched off in turn must give the same results:
+  # the paths it normally hides get exercised (this found a real bug once).
+  stage "conformance, reverse mode, each tape optimization off (-O2)" bash -c '
+    for opt in induction hoist flow recompute redundant stack-slots reserve; do
+      echo "-- RADX_DISABLE=$opt"
+      RADX_DISABLE=$opt "$0/run.sh" --opt -O2 --only reverse,loops,memory,calls,control,split,higher -- "$1" cc | tail -n 1
+      [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+    done' "$SUITE" "$ROOT/target/release/radx"
 else
   skip "conformance" "no conformance suite at $SUITE: skipped"
 fi
