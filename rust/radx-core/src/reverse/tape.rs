@@ -35,84 +35,43 @@ pub fn helpers(b: &Builder) -> (Value, Value) {
         let pop = unsafe { LLVMGetNamedFunction(m, ir::cstring(POP).as_ptr()) };
         return (existing, pop);
     }
-    let ty = helper_type(b);
-    let st = state_type(b);
-    let (i64t, ptr) = (b.i64_type(), b.ptr_type());
-    let realloc_ty = unsafe {
-        let mut p = [ptr, i64t];
-        LLVMFunctionType(ptr, p.as_mut_ptr(), 2, 0)
-    };
-    let push = b.get_or_declare(PUSH, ty);
-    let pop = b.get_or_declare(POP, ty);
-    for f in [push, pop] {
-        unsafe { LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
-        ir::add_fn_attr(f, "alwaysinline");
-        ir::add_fn_attr(f, "nounwind");
-    }
-    let h = Builder::new(m);
-    unsafe {
-        let ctx = h.ctx;
-        // push
-        let entry = LLVMAppendBasicBlockInContext(ctx, push, b"entry\0".as_ptr() as *const _);
-        let grow = LLVMAppendBasicBlockInContext(ctx, push, b"grow\0".as_ptr() as *const _);
-        let done = LLVMAppendBasicBlockInContext(ctx, push, b"done\0".as_ptr() as *const _);
-        let state = LLVMGetParam(push, 0);
-        let bytes = LLVMGetParam(push, 1);
-        h.position_at_end(entry);
-        let top_p = LLVMBuildStructGEP2(h.raw(), st, state, 1, b"\0".as_ptr() as *const _);
-        let cap_p = LLVMBuildStructGEP2(h.raw(), st, state, 2, b"\0".as_ptr() as *const _);
-        let top = h.load(i64t, top_p);
-        let cap = h.load(i64t, cap_p);
-        let need = LLVMBuildAdd(h.raw(), top, bytes, b"\0".as_ptr() as *const _);
-        let full = LLVMBuildICmp(h.raw(), LLVMIntPredicate::LLVMIntUGT, need, cap, b"\0".as_ptr() as *const _);
-        LLVMBuildCondBr(h.raw(), full, grow, done);
-        h.position_at_end(grow);
-        let twice = LLVMBuildShl(h.raw(), cap, h.const_int(i64t, 1), b"\0".as_ptr() as *const _);
+    let push = new_helper(b, PUSH);
+    let pop = new_helper(b, POP);
+    build_push(b, push, &|h, state, cap_p, top, cap, need| unsafe {
+        // Grow by doubling (at least 4 KiB, at least what is needed).
+        let (i64t, ptr) = (h.i64_type(), h.ptr_type());
+        let twice = LLVMBuildShl(h.raw(), cap, h.const_int(i64t, 1), NO_NAME);
         let m1 = h.call_intrinsic("llvm.umax", &[i64t], &[twice, need]);
         let newcap = h.call_intrinsic("llvm.umax", &[i64t], &[m1, h.const_int(i64t, 4096)]);
         let base = h.load(ptr, state);
-        let nb = if crate::rules::gpu::is_gpu_module(m) {
+        let nb = if crate::rules::gpu::is_gpu_module(h.module) {
             // Device code has malloc and free but no realloc.
-            let malloc_ty = {
-                let mut p = [i64t];
-                LLVMFunctionType(ptr, p.as_mut_ptr(), 1, 0)
-            };
-            let free_ty = {
-                let mut p = [ptr];
-                LLVMFunctionType(h.void_type(), p.as_mut_ptr(), 1, 0)
-            };
+            let malloc_ty = LLVMFunctionType(ptr, [i64t].as_mut_ptr(), 1, 0);
+            let free_ty = LLVMFunctionType(h.void_type(), [ptr].as_mut_ptr(), 1, 0);
             let nb = h.call_named("malloc", malloc_ty, &[newcap]);
             h.memcpy(nb, base, top, 8);
             h.call_named("free", free_ty, &[base]);
             nb
         } else {
+            let realloc_ty = LLVMFunctionType(ptr, [ptr, i64t].as_mut_ptr(), 2, 0);
             h.call_named("realloc", realloc_ty, &[base, newcap])
         };
         h.store(nb, state);
         h.store(newcap, cap_p);
-        h.br(done);
-        h.position_at_end(done);
-        let base = h.load(ptr, state);
-        h.store(need, top_p);
-        let at = {
-            let mut idx = [top];
-            LLVMBuildGEP2(h.raw(), h.i8_type(), base, idx.as_mut_ptr(), 1, b"\0".as_ptr() as *const _)
-        };
-        h.ret(Some(at));
-        // pop
-        let entry = LLVMAppendBasicBlockInContext(ctx, pop, b"entry\0".as_ptr() as *const _);
-        let state = LLVMGetParam(pop, 0);
-        let bytes = LLVMGetParam(pop, 1);
+        true
+    });
+    let h = Builder::new(m);
+    unsafe {
+        let entry = LLVMAppendBasicBlockInContext(h.ctx, pop, b"entry\0".as_ptr() as *const _);
+        let (state, bytes) = (LLVMGetParam(pop, 0), LLVMGetParam(pop, 1));
         h.position_at_end(entry);
-        let top_p = LLVMBuildStructGEP2(h.raw(), st, state, 1, b"\0".as_ptr() as *const _);
-        let top = h.load(i64t, top_p);
-        let nt = LLVMBuildSub(h.raw(), top, bytes, b"\0".as_ptr() as *const _);
+        let top_p = LLVMBuildStructGEP2(h.raw(), state_type(&h), state, 1, NO_NAME);
+        let top = h.load(h.i64_type(), top_p);
+        let nt = LLVMBuildSub(h.raw(), top, bytes, NO_NAME);
         h.store(nt, top_p);
-        let base = h.load(ptr, state);
-        let at = {
-            let mut idx = [nt];
-            LLVMBuildGEP2(h.raw(), h.i8_type(), base, idx.as_mut_ptr(), 1, b"\0".as_ptr() as *const _)
-        };
+        let base = h.load(h.ptr_type(), state);
+        let mut idx = [nt];
+        let at = LLVMBuildGEP2(h.raw(), h.i8_type(), base, idx.as_mut_ptr(), 1, NO_NAME);
         h.ret(Some(at));
     }
     (push, pop)
@@ -121,42 +80,63 @@ pub fn helpers(b: &Builder) -> (Value, Value) {
 /// `ptr radx.tape.push.fixed(ptr state, i64 bytes)`: like `radx.tape.push` over a buffer
 /// that cannot grow (GPU local memory): a push past its capacity traps.
 pub fn fixed_push_helper(b: &Builder) -> Value {
-    let m = b.module;
-    let existing = unsafe { LLVMGetNamedFunction(m, ir::cstring(PUSH_FIXED).as_ptr()) };
+    let existing = unsafe { LLVMGetNamedFunction(b.module, ir::cstring(PUSH_FIXED).as_ptr()) };
     if !existing.is_null() {
         return existing;
     }
-    let f = b.get_or_declare(PUSH_FIXED, helper_type(b));
-    let st = state_type(b);
-    let i64t = b.i64_type();
+    let f = new_helper(b, PUSH_FIXED);
+    build_push(b, f, &|h, _, _, _, _, _| {
+        h.call_intrinsic("llvm.trap", &[], &[]);
+        false
+    });
+    f
+}
+
+const NO_NAME: *const std::os::raw::c_char = b"\0".as_ptr() as *const _;
+
+/// An internal, always-inlined helper of the tape's signature.
+fn new_helper(b: &Builder, name: &str) -> Value {
+    let f = b.get_or_declare(name, helper_type(b));
+    unsafe { LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
+    ir::add_fn_attr(f, "alwaysinline");
+    ir::add_fn_attr(f, "nounwind");
+    f
+}
+
+/// The body of a push: when `top + bytes` exceeds the capacity, `overflow(builder, state,
+/// cap_ptr, top, cap, need)` runs (and returns whether execution continues to the push,
+/// or ends there); then `top += bytes` and the old top's address is returned.
+#[allow(clippy::type_complexity)]
+fn build_push(b: &Builder, f: Value, overflow: &dyn Fn(&Builder, Value, Value, Value, Value, Value) -> bool) {
+    let h = Builder::new(b.module);
     unsafe {
-        LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage);
-        ir::add_fn_attr(f, "alwaysinline");
-        ir::add_fn_attr(f, "nounwind");
-        let h = Builder::new(m);
-        let entry = LLVMAppendBasicBlockInContext(h.ctx, f, b"entry\0".as_ptr() as *const _);
-        let full = LLVMAppendBasicBlockInContext(h.ctx, f, b"overflow\0".as_ptr() as *const _);
-        let done = LLVMAppendBasicBlockInContext(h.ctx, f, b"done\0".as_ptr() as *const _);
+        let ctx = h.ctx;
+        let entry = LLVMAppendBasicBlockInContext(ctx, f, b"entry\0".as_ptr() as *const _);
+        let full = LLVMAppendBasicBlockInContext(ctx, f, b"overflow\0".as_ptr() as *const _);
+        let done = LLVMAppendBasicBlockInContext(ctx, f, b"done\0".as_ptr() as *const _);
         let (state, bytes) = (LLVMGetParam(f, 0), LLVMGetParam(f, 1));
+        let (st, i64t) = (state_type(&h), h.i64_type());
         h.position_at_end(entry);
-        let top_p = LLVMBuildStructGEP2(h.raw(), st, state, 1, b"\0".as_ptr() as *const _);
-        let cap_p = LLVMBuildStructGEP2(h.raw(), st, state, 2, b"\0".as_ptr() as *const _);
+        let top_p = LLVMBuildStructGEP2(h.raw(), st, state, 1, NO_NAME);
+        let cap_p = LLVMBuildStructGEP2(h.raw(), st, state, 2, NO_NAME);
         let top = h.load(i64t, top_p);
         let cap = h.load(i64t, cap_p);
-        let need = LLVMBuildAdd(h.raw(), top, bytes, b"\0".as_ptr() as *const _);
-        let over = LLVMBuildICmp(h.raw(), LLVMIntPredicate::LLVMIntUGT, need, cap, b"\0".as_ptr() as *const _);
+        let need = LLVMBuildAdd(h.raw(), top, bytes, NO_NAME);
+        let over = LLVMBuildICmp(h.raw(), LLVMIntPredicate::LLVMIntUGT, need, cap, NO_NAME);
         LLVMBuildCondBr(h.raw(), over, full, done);
         h.position_at_end(full);
-        h.call_intrinsic("llvm.trap", &[], &[]);
-        LLVMBuildUnreachable(h.raw());
+        if overflow(&h, state, cap_p, top, cap, need) {
+            h.br(done);
+        } else {
+            LLVMBuildUnreachable(h.raw());
+        }
         h.position_at_end(done);
         h.store(need, top_p);
         let base = h.load(h.ptr_type(), state);
         let mut idx = [top];
-        let at = LLVMBuildGEP2(h.raw(), h.i8_type(), base, idx.as_mut_ptr(), 1, b"\0".as_ptr() as *const _);
+        let at = LLVMBuildGEP2(h.raw(), h.i8_type(), base, idx.as_mut_ptr(), 1, NO_NAME);
         h.ret(Some(at));
     }
-    f
 }
 
 /// Makes room for `bytes` more without moving the top: a push of that size, then a pop.
