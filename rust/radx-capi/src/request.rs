@@ -51,7 +51,11 @@ pub fn options_from_flags(flags: u32) -> Result<Options, Failure> {
         )
         .hint("drop the flag; if a value's activity really is only known at run time, pass it as DUP with a zeroed shadow"));
     }
-    Ok(Options { preopt: flags & RADX_FLAG_NO_PREOPT == 0, postopt: flags & RADX_FLAG_NO_POSTOPT == 0, ..Options::default() })
+    let mut options = Options { preopt: flags & RADX_FLAG_NO_PREOPT == 0, postopt: flags & RADX_FLAG_NO_POSTOPT == 0, ..Options::default() };
+    // Modules from libradx are often JIT-compiled (RadX.jl, ORC, MCJIT), where thread-local
+    // globals and `__dso_handle` may not exist: finished tapes are freed, not kept.
+    options.disabled.push("tape-reuse".into());
+    Ok(options)
 }
 
 /// Unknown modes are invalid arguments; FORWARD_SPLIT is defined but not implemented.

@@ -73,7 +73,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array);
 
 /// A program added to `tests/c/` must be listed above, or it would never run.
 #[test]
@@ -89,4 +89,33 @@ fn every_program_is_listed() {
         }
     }
     assert!(unlisted.is_empty(), "add these programs to `programs!` in c_programs.rs: {unlisted:?}");
+}
+
+/// The values `scratch_objective` caches, as `radx cc --radx-stats` lists them.
+fn cached_values(extra: &[&str]) -> Vec<String> {
+    let dir = scratch("scratch-stats");
+    let out = Command::new(RADX)
+        .args(["cc", "-O0", "-c", "--radx-stats"])
+        .args(extra)
+        .arg("-I")
+        .arg(c_dir())
+        .arg(c_dir().join("scratch_array.c"))
+        .arg("-o")
+        .arg(dir.join("scratch.o"))
+        .output()
+        .expect("run radx cc");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+    text.lines().filter(|l| l.trim_start().starts_with("cached:")).map(|l| l.trim().to_string()).collect()
+}
+
+/// Store forwarding: the reads of the refilled scratch array are re-derived from `x` and
+/// `mu`, so nothing read from memory is recorded; without it every read is.
+#[test]
+fn scratch_reads_are_recomputed_not_recorded() {
+    let with = cached_values(&[]);
+    assert!(!with.iter().any(|l| l.contains("load double")), "reads of the scratch array were cached: {with:#?}");
+    let without = cached_values(&["--radx-disable=forward-stores"]);
+    assert!(without.iter().any(|l| l.contains("load double")), "without forwarding the reads should be cached: {without:#?}");
 }

@@ -117,6 +117,9 @@ impl Engine {
         }
         for &c in &copies {
             crate::analysis::memory::retype_float_moves(c);
+            if self.options.enabled("forward-stores") {
+                crate::analysis::forwarding::forward_scratch_stores(c);
+            }
         }
         for &(_, c) in &fresh {
             for g in written_float_globals(c) {

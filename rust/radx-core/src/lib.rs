@@ -38,12 +38,15 @@ pub struct Options {
 /// The reverse-mode tape optimizations that can be switched off one by one.
 pub const OPTIMIZATIONS: &[(&str, &str)] = &[
     ("induction", "recover induction variables and loop branch decisions instead of caching them"),
+    ("exit-value", "start a loop's reverse counter from its exit test's bound instead of recording it"),
+    ("forward-stores", "re-derive reads of a scratch array from what its one filling loop stored, instead of caching them"),
     ("hoist", "cache loop-invariant values once per loop, not per iteration"),
     ("flow", "only writes that can follow a load force it to be cached (flow-sensitive may-overwrite)"),
     ("recompute", "recompute cheap operations and repeatable loads instead of caching them"),
     ("redundant", "recompute cheap float ops from operands that are cached anyway"),
     ("stack-slots", "values cached outside loops live in stack slots, not on the heap tape"),
     ("reserve", "size a loop's tape on entry from its trip count"),
+    ("tape-reuse", "keep a finished tape's buffer for the thread's next call (Linux/glibc hosts)"),
 ];
 
 impl Options {

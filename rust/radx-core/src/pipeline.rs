@@ -108,7 +108,12 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     let mut engine = Engine::new(module, options.clone());
     crate::abi::registrations::register_all(&mut engine)?;
     let mut diags = Vec::new();
-    let calls = order_inner_first(lower::magic_calls(module));
+    let (calls, higher_order) = order_inner_first(lower::magic_calls(module));
+    if higher_order {
+        // An outer derivative differentiates the inner ones, tape code included: a tape
+        // buffer handed over through a thread-local spare would have no shadow there.
+        engine.options.disabled.push("tape-reuse".into());
+    }
     let mut report = Report::default();
     let mut marker_loads = Vec::new();
     let started = std::time::Instant::now();
@@ -156,7 +161,8 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
 
 /// Higher-order requests (`__enzyme_fwddiff` of a function that calls `__enzyme_autodiff`)
 /// need the inner call lowered first, so the outer derivative differentiates real code.
-fn order_inner_first(calls: Vec<(Value, crate::abi::MagicKind)>) -> Vec<(Value, crate::abi::MagicKind)> {
+/// Also says whether there is any such outer request.
+fn order_inner_first(calls: Vec<(Value, crate::abi::MagicKind)>) -> (Vec<(Value, crate::abi::MagicKind)>, bool) {
     use std::collections::{HashMap, HashSet};
     let callers: HashSet<Value> = calls.iter().map(|(c, _)| ir::parent_function(*c)).collect();
     let mut reach_memo: HashMap<Value, bool> = HashMap::new();
@@ -187,8 +193,9 @@ fn order_inner_first(calls: Vec<(Value, crate::abi::MagicKind)>) -> Vec<(Value, 
             inner.push((c, k));
         }
     }
+    let higher_order = !outer.is_empty();
     inner.extend(outer);
-    inner
+    (inner, higher_order)
 }
 
 fn function_named(module: LLVMModuleRef, name: &str) -> Option<Value> {

@@ -36,6 +36,18 @@ pub struct Loop {
     pub other_inductions: Vec<Induction>,
     /// What bounds the number of iterations, when the exit test says.
     pub trip_count: Option<TripCount>,
+    /// The steering induction variable's value in the last iteration, when the exit test
+    /// pins it down exactly.
+    pub exit_value: Option<ExitValue>,
+}
+
+/// The loop leaves exactly when its induction variable (`last = bound`) or the variable's
+/// next value (`last = bound - step`) equals `bound`, a value computed before the loop: the
+/// reverse sweep starts its counter there without the forward sweep recording anything.
+#[derive(Clone, Copy, Debug)]
+pub struct ExitValue {
+    pub bound: Value,
+    pub compares_next: bool,
 }
 
 /// The loop runs while its induction variable (or the variable's next value) has not
@@ -44,6 +56,15 @@ pub struct Loop {
 #[derive(Clone, Copy, Debug)]
 pub struct TripCount {
     pub bound: Value,
+}
+
+/// A loop's exit test against an induction variable (see `Cfg::exit_test`).
+struct ExitTest {
+    compare: Value,
+    bound: Value,
+    compares_next: bool,
+    /// The loop leaves when the comparison is true (else when it is false).
+    leaves_on_true: bool,
 }
 
 /// A canonical induction variable: `iv = phi [start, preheader], [iv + step, latch]`, in a
@@ -157,9 +178,15 @@ impl Cfg {
                 }
             }
             let mut inductions = self.find_inductions(h, &latches, &body, &exits);
+            // Steer by the variable the exit test pins down, when there is one.
+            if let Some(k) = inductions.iter().position(|&iv| self.find_exit_value(&body, iv).is_some()) {
+                let iv = inductions.remove(k);
+                inductions.insert(0, iv);
+            }
             let induction = if inductions.is_empty() { None } else { Some(inductions.remove(0)) };
             let trip_count = induction.and_then(|iv| self.find_trip_count(&body, iv));
-            self.loops.push(Loop { header: h, latches, body, parent: None, exits, induction, other_inductions: inductions, trip_count });
+            let exit_value = induction.and_then(|iv| self.find_exit_value(&body, iv));
+            self.loops.push(Loop { header: h, latches, body, parent: None, exits, induction, other_inductions: inductions, trip_count, exit_value });
         }
         // Innermost loop = the smallest containing body; headers in RPO make outer loops first.
         for l in 0..self.loops.len() {
@@ -225,6 +252,25 @@ impl Cfg {
     /// The loop's one exit test, when it compares the induction variable (or its next value)
     /// with a value defined outside the loop.
     fn find_trip_count(&self, body: &[usize], iv: Induction) -> Option<TripCount> {
+        let test = self.exit_test(body, iv)?;
+        ir::is_integer(ir::type_of(test.bound)).then_some(TripCount { bound: test.bound })
+    }
+
+    /// The exit test, when the loop leaves exactly on `iv == bound` or `iv + step == bound`
+    /// (`icmp eq` leaving on true, `icmp ne` leaving on false) and nowhere else.
+    fn find_exit_value(&self, body: &[usize], iv: Induction) -> Option<ExitValue> {
+        let test = self.exit_test(body, iv)?;
+        let exact = match unsafe { llvm_sys::core::LLVMGetICmpPredicate(test.compare) } {
+            llvm_sys::LLVMIntPredicate::LLVMIntEQ => test.leaves_on_true,
+            llvm_sys::LLVMIntPredicate::LLVMIntNE => !test.leaves_on_true,
+            _ => false,
+        };
+        exact.then_some(ExitValue { bound: test.bound, compares_next: test.compares_next })
+    }
+
+    /// The `icmp` of the loop's one exiting branch, when it compares `iv` (or its next
+    /// value) with a value defined outside the loop.
+    fn exit_test(&self, body: &[usize], iv: Induction) -> Option<ExitTest> {
         let exiting: Vec<usize> = body.iter().copied().filter(|&b| self.succs[b].iter().any(|s| !body.contains(s))).collect();
         let [x] = exiting[..] else { return None };
         let t = ir::terminator(self.blocks[x]);
@@ -235,6 +281,13 @@ impl Cfg {
         if ir::opcode(c) != Some(LLVMOpcode::LLVMICmp) {
             return None;
         }
+        // A conditional br's operands are (cond, false successor, true successor).
+        let block_of = |k: u32| ir::value_as_block(ir::operand(t, k)).and_then(|b| self.block_index(b));
+        let (Some(on_false), Some(on_true)) = (block_of(1), block_of(2)) else { return None };
+        if body.contains(&on_true) == body.contains(&on_false) {
+            return None;
+        }
+        let leaves_on_true = body.contains(&on_false);
         let next = unsafe {
             (0..llvm_sys::core::LLVMCountIncoming(iv.phi))
                 .find(|&k| llvm_sys::core::LLVMGetIncomingBlock(iv.phi, k) == self.blocks[iv.latch])
@@ -242,14 +295,14 @@ impl Cfg {
         }?;
         let outside = |v: Value| !ir::is_instruction(v) || self.block_index(ir::parent_block(v)).map(|b| !body.contains(&b)).unwrap_or(false);
         let (a, b) = (ir::operand(c, 0), ir::operand(c, 1));
-        let bound = if (a == iv.phi || a == next) && outside(b) {
-            b
-        } else if (b == iv.phi || b == next) && outside(a) {
-            a
+        let (mine, bound) = if outside(b) && (a == iv.phi || a == next) {
+            (a, b)
+        } else if outside(a) && (b == iv.phi || b == next) {
+            (b, a)
         } else {
             return None;
         };
-        ir::is_integer(ir::type_of(bound)).then_some(TripCount { bound })
+        Some(ExitTest { compare: c, bound, compares_next: mine == next, leaves_on_true })
     }
 
     /// The loop whose induction variable `v` is, and that variable.

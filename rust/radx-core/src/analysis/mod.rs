@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod cfg;
+pub mod forwarding;
 pub mod gpu;
 pub mod memory;
 pub mod shared;

@@ -151,7 +151,7 @@ impl<'e> RevGen<'e> {
             }
             self.group_slots.insert(b, slots);
         } else {
-            tape::push_group(&self.fb, self.fstate, &values, self.fixed_tape());
+            tape::push_group(&self.fb, self.fstate, &values, self.fixed_tape(), self.tape_reuse());
         }
         Ok(())
     }
@@ -172,7 +172,7 @@ impl<'e> RevGen<'e> {
                 let slot = *self.exit_slot.get_or_insert_with(|| self.fb.entry_alloca(self.fwd, self.fb.i32_type()));
                 self.fb.store(id, slot);
             } else {
-                tape::push_group(&self.fb, self.fstate, &[id], self.fixed_tape());
+                tape::push_group(&self.fb, self.fstate, &[id], self.fixed_tape(), self.tape_reuse());
             }
         }
         if self.req.combined {

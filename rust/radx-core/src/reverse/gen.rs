@@ -187,15 +187,12 @@ impl<'e> RevGen<'e> {
                 }
             }
         }
-        // Each exit of a loop with an induction variable hands the reverse its last and
-        // first values, once per run of the loop.
-        let recover = self.engine.options.enabled("induction");
-        for l in (0..self.cfg.loops.len()).filter(|_| recover) {
-            let ivs: Vec<_> = self.cfg.loops[l].inductions().collect();
-            for iv in ivs {
+        // Each exit of a loop with an induction variable hands the reverse what it needs to
+        // start its counters, once per run of the loop (see `induction_entry_needs`).
+        for l in 0..self.cfg.loops.len() {
+            for n in self.induction_entry_needs(l) {
                 for e in self.cfg.loops[l].exits.clone() {
-                    self.plan(Need::Primal(iv.phi), e);
-                    self.plan(Need::Primal(iv.start), e);
+                    self.plan(n, e);
                 }
             }
         }
@@ -206,6 +203,36 @@ impl<'e> RevGen<'e> {
         self.forward_sweep()?;
         self.reverse_sweep()?;
         Ok(self.tape_stats())
+    }
+
+    /// What entering loop `l` backwards reads to start its induction variables' counters:
+    /// the steering variable's start (where the reverse stops) and its last value — from
+    /// the exit test's bound when the test pins it down, else recorded; every other
+    /// variable from its own start and the steering variable's distance travelled when
+    /// that is exact (unit step), else from its recorded last value.
+    pub fn induction_entry_needs(&self, l: usize) -> Vec<Need> {
+        let lp = &self.cfg.loops[l];
+        let Some(iv) = lp.induction.filter(|_| self.engine.options.enabled("induction")) else { return vec![] };
+        let mut out = vec![Need::Primal(iv.start)];
+        match lp.exit_value.filter(|_| self.engine.options.enabled("exit-value")) {
+            Some(x) => out.push(Need::Primal(x.bound)),
+            None => out.push(Need::Primal(iv.phi)),
+        }
+        for other in &lp.other_inductions {
+            if self.derives_other_inductions(l) {
+                out.push(Need::Primal(other.start));
+            } else {
+                out.push(Need::Primal(other.phi));
+            }
+        }
+        out
+    }
+
+    /// Are loop `l`'s other induction variables' last values computed from the steering
+    /// one's (exact when it moves by one each iteration)?
+    pub fn derives_other_inductions(&self, l: usize) -> bool {
+        let lp = &self.cfg.loops[l];
+        self.engine.options.enabled("exit-value") && lp.exit_value.is_some() && lp.induction.map(|iv| iv.step.abs() == 1).unwrap_or(false)
     }
 
     /// Frees of memory this function allocated wait until the reverse sweep is done
@@ -442,6 +469,7 @@ impl<'e> RevGen<'e> {
                 continue;
             }
             let i64t = self.fb.i64_type();
+            let reuse = self.tape_reuse();
             let fb = &self.fb;
             let start = fb.int_cast(self.fmap.get(&iv.start).copied().unwrap_or(iv.start), i64t, true);
             let bound = fb.int_cast(self.fmap.get(&tc.bound).copied().unwrap_or(tc.bound), i64t, true);
@@ -455,10 +483,15 @@ impl<'e> RevGen<'e> {
                 // subtraction) reserves nothing rather than something absurd.
                 let sane = LLVMBuildICmp(fb.raw(), llvm_sys::LLVMIntPredicate::LLVMIntULE, bytes, fb.const_int(i64t, 1 << 28), b"\0".as_ptr() as *const _);
                 let bytes = fb.select(sane, bytes, fb.const_int(i64t, 0));
-                tape::reserve(fb, self.fstate, bytes);
+                tape::reserve(fb, self.fstate, bytes, reuse);
             }
             self.sized_loops.push(l);
         }
+    }
+
+    /// Are finished tapes' buffers kept for the thread's next call (see `tape`)?
+    pub fn tape_reuse(&self) -> bool {
+        self.engine.options.enabled("tape-reuse") && !self.fixed_tape() && tape::reuse_supported(self.fb.module)
     }
 
     /// Does block `b` keep its cached values in stack slots rather than on the tape?

@@ -53,18 +53,13 @@ impl<'e> RevGen<'e> {
                 sw
             }
         };
-        if exits.len() > 1 {
-            // the pop above must come before the switch, which is rinit; fine: slots are
-            // initialised just before the terminator.
-        }
         for b in 0..self.cfg.blocks.len() {
             self.reverse_block(b, exit)?;
         }
         self.rb.position_at_end(exit);
         if self.uses_tape && !self.fixed_tape() {
-            let base = self.rb.load(self.rb.ptr_type(), self.rstate);
+            tape::release(&self.rb, self.rstate, self.tape_reuse());
             let free_ty = free_type(&self.rb);
-            self.rb.call_named("free", free_ty, &[base]);
             if !self.req.combined {
                 let header = *ir::params(self.rev).last().unwrap();
                 self.rb.call_named("free", free_ty, &[header]);
@@ -179,13 +174,39 @@ impl<'e> RevGen<'e> {
             if !recover || !self.cfg.loops[l].exits.contains(&b) {
                 continue;
             }
-            let ivs: Vec<_> = self.cfg.loops[l].inductions().collect();
-            for iv in ivs {
-                let last = self.materialize(Need::Primal(iv.phi), term)?;
-                let start = self.materialize(Need::Primal(iv.start), term)?;
-                let (cur, first) = self.induction_slots(iv.phi);
-                self.rb.store(last, cur);
-                self.rb.store(start, first);
+            let Some(iv) = self.cfg.loops[l].induction else { continue };
+            let t = ir::type_of(iv.phi);
+            let start = self.materialize(Need::Primal(iv.start), term)?;
+            let last = match self.cfg.loops[l].exit_value.filter(|_| self.engine.options.enabled("exit-value")) {
+                Some(x) => {
+                    let bound = self.materialize(Need::Primal(x.bound), term)?;
+                    if x.compares_next {
+                        unsafe { LLVMBuildSub(self.rb.raw(), bound, LLVMConstInt(t, iv.step as u64, 1), NO_NAME) }
+                    } else {
+                        bound
+                    }
+                }
+                None => self.materialize(Need::Primal(iv.phi), term)?,
+            };
+            let (cur, first) = self.induction_slots(iv.phi);
+            self.rb.store(last, cur);
+            self.rb.store(start, first);
+            // iterations done after the first, times the steering variable's step (±1)
+            let travelled = unsafe { LLVMBuildSub(self.rb.raw(), last, start, NO_NAME) };
+            let derive = self.derives_other_inductions(l);
+            for other in self.cfg.loops[l].other_inductions.clone() {
+                let ot = ir::type_of(other.phi);
+                let other_last = if derive {
+                    let other_start = self.materialize(Need::Primal(other.start), term)?;
+                    let k = self.rb.int_cast(travelled, ot, true);
+                    let k = if iv.step < 0 { unsafe { LLVMBuildNeg(self.rb.raw(), k, NO_NAME) } } else { k };
+                    let moved = unsafe { LLVMBuildMul(self.rb.raw(), k, LLVMConstInt(ot, other.step as u64, 1), NO_NAME) };
+                    unsafe { LLVMBuildAdd(self.rb.raw(), other_start, moved, NO_NAME) }
+                } else {
+                    self.materialize(Need::Primal(other.phi), term)?
+                };
+                let (cur, _) = self.induction_slots(other.phi);
+                self.rb.store(other_last, cur);
             }
         }
         let mut hoisted: Vec<(Need, usize)> = self.hoisted.iter().copied().filter(|(_, l)| self.cfg.loops[*l].exits.contains(&b)).collect();
