@@ -16,7 +16,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-OPTIMIZATIONS = ["induction", "hoist", "flow", "recompute", "redundant", "stack-slots", "reserve"]
+OPTIMIZATIONS = ["induction", "exit-value", "forward-stores", "hoist", "flow", "recompute", "redundant", "stack-slots", "reserve", "tape-reuse"]
 
 
 def run_suite(disabled, quick, only, out):
@@ -48,7 +48,11 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--opts", default="", help="comma-separated subset of the optimizations (default: all)")
     a = ap.parse_args()
+    global OPTIMIZATIONS
+    if a.opts:
+        OPTIMIZATIONS = [o for o in a.opts.split(",") if o]
     tmp = os.path.join(a.out, "ablation")
     results = {}
     for name in ["none"] + OPTIMIZATIONS:

@@ -166,7 +166,7 @@ static void ba_check_block(const double *q, const double *feat, const double *J,
 }
 
 static void ba_check(ba_t *b, int nsample) {
-  ba_jacobian(b);
+  bench_first(ba_jacobian, b);
   for (int s = 0; s < nsample; s++) {
     int i = (int)(bench_uniform() * b->p);
     double q[NBLK];

@@ -201,7 +201,7 @@ int main(int argc, char **argv) {
   int np = gmm_nparams(&g);
 
   /* the gradient, checked before timing */
-  gmm_gradient(&g);
+  bench_first(gmm_gradient, &g);
   double *p = BENCH_ALLOC(double, np), *grad = BENCH_ALLOC(double, np);
   memcpy(p, g.alphas, sizeof(double) * (size_t)g.k);
   memcpy(p + g.k, g.means, sizeof(double) * (size_t)(g.k * g.d));

@@ -324,7 +324,7 @@ static double hand_seeded_fwd(void *ctx, const double *p, const double *v) {
 
 /* one reverse sweep: J^T s against finite differences and forward mode */
 static void hand_check_reverse(hand_t *h, int quick) {
-  hand_reverse(h);
+  bench_first(hand_reverse, h);
   bench_check_dirs("hand J^T s", hand_seeded, hand_seeded_fwd, h, h->p, h->grad, h->nparams,
                    quick ? 2 : 4, 1e-4, 1e-6, 1e-9);
 }

@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
   snprintf(kase, sizeof kase, "l%d_c%d", m.l, m.c);
   int np = lstm_nmain(&m) + 3 * m.b;
 
-  lstm_gradient(&m);
+  bench_first(lstm_gradient, &m);
   bench_seed(4242);
   bench_check_dirs("lstm gradient", lstm_flat, lstm_fwd, &m, m.main_p, m.dmain, np,
                    o.quick ? 2 : 4, 1e-3, 1e-6, 1e-9);

@@ -61,7 +61,7 @@ static bench_timing run(int n, const bench_opts *o, int ndirs) {
   bench_seed((unsigned long long)n);
   bench_fill(t.in, n, -1, 1);
   bench_fill(t.seed, n, -1, 1);
-  n_reverse(&t);
+  bench_first(n_reverse, &t);
   bench_check_dirs("normalize J^T s", n_seeded, n_fwd, &t, t.in, t.din, n, ndirs, 1e-3, 1e-6, 1e-9);
   bench_timing r = bench_time(n_primal, n_reverse, &t, o);
   free(t.in); free(t.din); free(t.out); free(t.seed); free(t.seedc); free(t.tin); free(t.tout);

@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
   t.n = atoi(bench_arg(&o, 0, o.quick ? "100000" : "1000000"));
   t.x = atof(bench_arg(&o, 1, "0.9999"));
   t_forward(&t);
-  t_reverse(&t);
+  bench_first(t_reverse, &t);
   /* derivative: sum_{i=1..N} x^(i-1) = (1 - x^N) / (1 - x) */
   double exact = (1.0 - pow(t.x, t.n)) / (1.0 - t.x);
   bench_check("taylor forward vs closed form", "exact", t.dy_fwd, exact, fabs(exact), 1e-9);
