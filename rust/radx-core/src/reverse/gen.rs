@@ -514,13 +514,9 @@ impl<'e> RevGen<'e> {
         let mut per_loop: HashMap<usize, u64> = HashMap::new();
         for b in 0..self.cfg.blocks.len() {
             let mut types: Vec<ir::Type> = self.caches[b].iter().map(|n| ir::type_of(match n { Need::Primal(v) | Need::Shadow(v) | Need::CallTape(v) => *v })).collect();
-            for n in &self.caches[b] {
-                if let Need::CallTape(_) = n {
-                    // a tape is a pointer whatever the call returns
-                }
-            }
             for (k, n) in self.caches[b].iter().enumerate() {
                 if let Need::CallTape(_) = n {
+                    // a callee's tape is a pointer whatever the call returns
                     types[k] = self.fb.ptr_type();
                 }
                 let (what, v) = match n {
@@ -542,8 +538,6 @@ impl<'e> RevGen<'e> {
         let mut loops: Vec<_> = per_loop.into_iter().collect();
         loops.sort();
         for (l, bytes) in loops {
-            let h = self.cfg.blocks[self.cfg.loops[l].header];
-            let _ = h;
             st.bytes_per_iteration.push((self.block_label(self.cfg.loops[l].header), bytes));
         }
         if self.cfg.exits.len() > 1 {
