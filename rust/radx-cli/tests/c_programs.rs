@@ -73,7 +73,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins);
 
 /// A program added to `tests/c/` must be listed above, or it would never run.
 #[test]
@@ -91,23 +91,38 @@ fn every_program_is_listed() {
     assert!(unlisted.is_empty(), "add these programs to `programs!` in c_programs.rs: {unlisted:?}");
 }
 
-/// The values `scratch_objective` caches, as `radx cc --radx-stats` lists them.
-fn cached_values(extra: &[&str]) -> Vec<String> {
-    let dir = scratch("scratch-stats");
+/// What `radx cc --radx-stats` says about compiling `tests/c/{program}.c`.
+fn radx_stats(program: &str, opt: &str, extra: &[&str]) -> String {
+    let dir = scratch(&format!("{program}-stats"));
     let out = Command::new(RADX)
-        .args(["cc", "-O0", "-c", "--radx-stats"])
+        .args(["cc", opt, "-c", "--radx-stats"])
         .args(extra)
         .arg("-I")
         .arg(c_dir())
-        .arg(c_dir().join("scratch_array.c"))
+        .arg(c_dir().join(format!("{program}.c")))
         .arg("-o")
-        .arg(dir.join("scratch.o"))
+        .arg(dir.join(format!("{program}.o")))
         .output()
         .expect("run radx cc");
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+    text
+}
+
+/// The values `scratch_objective` caches, as `radx cc --radx-stats` lists them.
+fn cached_values(extra: &[&str]) -> Vec<String> {
+    let text = radx_stats("scratch_array", "-O0", extra);
     text.lines().filter(|l| l.trim_start().starts_with("cached:")).map(|l| l.trim().to_string()).collect()
+}
+
+/// Bytes the reverse of `function` pushes per call and per iteration of each loop,
+/// summed, from the `tape:` line of `radx cc --radx-stats`.
+fn tape_bytes(text: &str, function: &str) -> u64 {
+    let mut lines = text.lines().skip_while(|l| !l.trim_start().starts_with(&format!("diffe{function} ")));
+    lines.next().unwrap_or_else(|| panic!("no derivative of {function} in:\n{text}"));
+    let tape = lines.next().filter(|l| l.trim_start().starts_with("tape:")).unwrap_or_else(|| panic!("no tape line for {function} in:\n{text}"));
+    tape.split(',').map(|part| part.split_whitespace().find_map(|w| w.parse::<u64>().ok()).unwrap_or(0)).sum()
 }
 
 /// Store forwarding: the reads of the refilled scratch array are re-derived from `x` and
@@ -118,4 +133,14 @@ fn scratch_reads_are_recomputed_not_recorded() {
     assert!(!with.iter().any(|l| l.contains("load double")), "reads of the scratch array were cached: {with:#?}");
     let without = cached_values(&["--radx-disable=forward-stores"]);
     assert!(without.iter().any(|l| l.contains("load double")), "without forwarding the reads should be cached: {without:#?}");
+}
+
+/// Joins: which way the branches inside the loops went (and the phis that depend on it,
+/// such as where the vectorized triangular loop's remainder starts) is recomputed from
+/// the loop counters in the reverse sweep; without it each visit records its predecessor.
+#[test]
+fn join_entries_are_recomputed_not_recorded() {
+    let with = tape_bytes(&radx_stats("joins", "-O2", &[]), "triangular");
+    let without = tape_bytes(&radx_stats("joins", "-O2", &["--radx-disable=joins"]), "triangular");
+    assert!(with < without, "joins should shrink the tape: {with} B with, {without} B without");
 }

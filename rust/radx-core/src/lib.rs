@@ -40,6 +40,7 @@ pub const OPTIMIZATIONS: &[(&str, &str)] = &[
     ("induction", "recover induction variables and loop branch decisions instead of caching them"),
     ("exit-value", "start a loop's reverse counter from its exit test's bound instead of recording it"),
     ("forward-stores", "re-derive reads of a scratch array from what its one filling loop stored, instead of caching them"),
+    ("joins", "tell which way a join block was entered (and its phis' values) from branch conditions the reverse recomputes, instead of recording it"),
     ("hoist", "cache loop-invariant values once per loop, not per iteration"),
     ("flow", "only writes that can follow a load force it to be cached (flow-sensitive may-overwrite)"),
     ("recompute", "recompute cheap operations and repeatable loads instead of caching them"),

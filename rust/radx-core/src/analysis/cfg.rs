@@ -67,6 +67,16 @@ struct ExitTest {
     leaves_on_true: bool,
 }
 
+/// How the reverse sweep can tell that a join block was entered from one predecessor:
+/// a conditional branch's condition, evaluated in the same loop iteration, that took the
+/// edge towards it (see `Cfg::entry_witnesses`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdgeWitness {
+    pub condition: Value,
+    /// The predecessor was the way in when the condition is true (else when false).
+    pub when_true: bool,
+}
+
 /// A canonical induction variable: `iv = phi [start, preheader], [iv + step, latch]`, in a
 /// loop with one preheader, one latch and exits reached only from inside the loop. The
 /// reverse sweep recovers every iteration's value from the last one, so neither the
@@ -303,6 +313,51 @@ impl Cfg {
             return None;
         };
         Some(ExitTest { compare: c, bound, compares_next: mine == next, leaves_on_true })
+    }
+
+    /// For a block with several predecessors, a witness per predecessor except at most one
+    /// (the one left when no witness holds), or None when some two predecessors have none.
+    /// A predecessor `p` is witnessed when it dominates `b` and its conditional branch sends
+    /// one side to `b` (then `b` was entered from `p` exactly when the condition chose that
+    /// side), or when its only way in is one side of a conditional branch in `q`, which
+    /// dominates `b`, and its only way out is `b` (then exactly when `q` chose `p`). All
+    /// blocks involved sit in the same innermost loop, so in the reverse of `b` the
+    /// condition is the one the primal evaluated on its way into this visit of `b`.
+    pub fn entry_witnesses(&self, b: usize) -> Option<Vec<Option<EdgeWitness>>> {
+        let preds = &self.preds[b];
+        if preds.len() < 2 {
+            return None;
+        }
+        let same_loop = |x: usize| self.loop_of[x] == self.loop_of[b];
+        let side_to = |from: usize, to: usize| -> Option<EdgeWitness> {
+            let t = ir::terminator(self.blocks[from]);
+            if ir::opcode(t) != Some(LLVMOpcode::LLVMBr) || ir::num_operands(t) != 3 {
+                return None;
+            }
+            // A conditional br's operands are (cond, false successor, true successor).
+            let block_of = |k: u32| ir::value_as_block(ir::operand(t, k)).and_then(|x| self.block_index(x));
+            let (on_false, on_true) = (block_of(1)?, block_of(2)?);
+            if (on_true == to) == (on_false == to) {
+                return None;
+            }
+            Some(EdgeWitness { condition: ir::operand(t, 0), when_true: on_true == to })
+        };
+        // (a branch in `b` itself decides where this visit goes next, not where it came from)
+        let witness = |p: usize| -> Option<EdgeWitness> {
+            if p == b || !same_loop(p) {
+                return None;
+            }
+            if self.dominates(p, b) {
+                return side_to(p, b);
+            }
+            let [q] = self.preds[p][..] else { return None };
+            if q == b || self.succs[p] != [b] || !same_loop(q) || !self.dominates(q, b) {
+                return None;
+            }
+            side_to(q, p)
+        };
+        let out: Vec<Option<EdgeWitness>> = preds.iter().map(|&p| witness(p)).collect();
+        (out.iter().filter(|w| w.is_none()).count() <= 1).then_some(out)
     }
 
     /// The loop whose induction variable `v` is, and that variable.

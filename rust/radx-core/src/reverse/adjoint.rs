@@ -25,7 +25,7 @@ impl<'e> RevGen<'e> {
         let s = self.rb.entry_alloca(self.rev, t);
         let init = crate::ir::builder::Builder::new(self.rb.module);
         init.position_before(self.rinit);
-        init.store(ir::const_null(t), s);
+        init.store(ir::adjoint_zero(t), s);
         self.slots.insert(v, s);
         s
     }
@@ -45,11 +45,11 @@ impl<'e> RevGen<'e> {
     pub fn take_value(&mut self, v: Value) -> Value {
         let t = ir::type_of(v);
         if !self.activity.is_active(v) {
-            return ir::const_null(t);
+            return ir::adjoint_zero(t);
         }
         let s = self.slot(v);
         let val = self.rb.load(t, s);
-        self.rb.store(ir::const_null(t), s);
+        self.rb.store(ir::adjoint_zero(t), s);
         val
     }
 
@@ -76,20 +76,30 @@ impl<'e> RevGen<'e> {
         a
     }
 
-    pub(super) fn zero_float_leaves(&self, a: Value) -> Value {
+    /// `a` with its floating-point leaves cleared: to -0.0 (see `ir::adjoint_zero`) for
+    /// shadow memory nobody sees after the call, to 0.0 for memory the caller may read.
+    pub(super) fn zero_float_leaves(&self, a: Value, private: bool) -> Value {
         let t = ir::type_of(a);
+        let zero = if private { ir::adjoint_zero } else { ir::const_null };
         if ir::is_float(t) || !ir::contains_pointer(t) {
-            return ir::const_null(t);
+            return zero(t);
         }
         let mut out = a;
         for k in 0..aggregate_len(t) {
             let e = self.rb.extract_value(a, k);
             if ir::contains_float(ir::type_of(e)) {
-                let z = self.zero_float_leaves(e);
+                let z = self.zero_float_leaves(e, private);
                 out = self.rb.insert_value(out, z, k);
             }
         }
         out
+    }
+
+    /// Does `p` point only into stack slots or heap blocks this function frees, whose
+    /// shadows the caller never sees?
+    pub(super) fn is_private_memory(&self, p: Value) -> bool {
+        let objs = crate::analysis::memory::underlying_objects(p);
+        !objs.is_empty() && objs.iter().all(|o| ir::opcode(*o) == Some(LLVMAlloca) || self.deferred_frees.contains_key(o))
     }
 
     // ---- values in the reverse sweep -------------------------------------------------
@@ -171,6 +181,9 @@ impl<'e> RevGen<'e> {
 
     pub(super) fn recompute(&mut self, n: Need, at: Value) -> Result<Value> {
         let v = need_value(n);
+        if matches!(n, Need::Primal(_)) && ir::opcode(v) == Some(LLVMPHI) {
+            return self.rebuild_join_phi(v, at);
+        }
         let ops: Vec<Need> = self.recompute_operands(n);
         let mut vals = Vec::new();
         for o in &ops {
@@ -192,6 +205,45 @@ impl<'e> RevGen<'e> {
             crate::forward::strip_value_metadata(c);
         }
         Ok(c)
+    }
+
+    /// Which predecessor the join `j` was entered from, as its index in `preds[j]`, from
+    /// the witnesses (`Cfg::entry_witnesses`): the unwitnessed one when no witness holds.
+    pub(super) fn entered_from(&mut self, j: usize, witnesses: &[Option<crate::analysis::cfg::EdgeWitness>], at: Value) -> Result<Value> {
+        let i32t = self.rb.i32_type();
+        let fallback = witnesses.iter().position(|w| w.is_none()).unwrap_or(witnesses.len() - 1);
+        let mut id = self.rb.const_int(i32t, fallback as u64);
+        for (k, w) in witnesses.iter().enumerate() {
+            let Some(w) = w.filter(|_| k != fallback) else { continue };
+            let taken = self.witness_holds(w, at)?;
+            id = self.rb.select(taken, self.rb.const_int(i32t, k as u64), id);
+        }
+        debug_assert!(self.cfg.preds[j].len() == witnesses.len());
+        Ok(id)
+    }
+
+    fn witness_holds(&mut self, w: crate::analysis::cfg::EdgeWitness, at: Value) -> Result<Value> {
+        let c = self.materialize(Need::Primal(w.condition), at)?;
+        Ok(if w.when_true { c } else { unsafe { LLVMBuildNot(self.rb.raw(), c, NO_NAME) } })
+    }
+
+    /// A join phi, rebuilt from its incoming values by which way the join was entered.
+    fn rebuild_join_phi(&mut self, phi: Value, at: Value) -> Result<Value> {
+        let j = self.cfg.block_index(ir::parent_block(phi)).unwrap();
+        let witnesses = self.cfg.entry_witnesses(j).unwrap();
+        let blocks: Vec<ir::Block> = self.cfg.preds[j].iter().map(|&p| self.cfg.blocks[p]).collect();
+        let incoming = |k: usize| unsafe {
+            (0..LLVMCountIncoming(phi)).find(|&e| LLVMGetIncomingBlock(phi, e) == blocks[k]).map(|e| LLVMGetIncomingValue(phi, e)).unwrap()
+        };
+        let fallback = witnesses.iter().position(|w| w.is_none()).unwrap_or(witnesses.len() - 1);
+        let mut v = self.materialize(Need::Primal(incoming(fallback)), at)?;
+        for (k, w) in witnesses.iter().enumerate() {
+            let Some(w) = w.filter(|_| k != fallback) else { continue };
+            let x = self.materialize(Need::Primal(incoming(k)), at)?;
+            let taken = self.witness_holds(w, at)?;
+            v = self.rb.select(taken, x, v);
+        }
+        Ok(v)
     }
 
     pub(super) fn reverse_alloca(&mut self, v: Value, at: Value) -> Result<Value> {
@@ -262,7 +314,7 @@ impl<'e> RevGen<'e> {
                     if ir::contains_float(t) {
                         let cur = aligned(self.rb.load(t, sp), align);
                         self.add_adjoint(v, cur);
-                        let z = self.zero_float_leaves(cur);
+                        let z = self.zero_float_leaves(cur, self.is_private_memory(p));
                         aligned(self.rb.store(z, sp), align);
                     } else {
                         self.check_integer_move(i, v, p)?;
@@ -293,7 +345,7 @@ impl<'e> RevGen<'e> {
             LLVMSelect => {
                 let d = self.take_value(i);
                 let c = self.materialize(Need::Primal(ir::operand(i, 0)), i)?;
-                let z = ir::const_null(ir::type_of(i));
+                let z = ir::adjoint_zero(ir::type_of(i));
                 let (a, b) = (self.rb.select(c, d, z), self.rb.select(c, z, d));
                 self.add_adjoint(ir::operand(i, 1), a);
                 self.add_adjoint(ir::operand(i, 2), b);
@@ -302,7 +354,7 @@ impl<'e> RevGen<'e> {
                 let d = self.take_value(i);
                 let agg = ir::operand(i, 0);
                 let path = indices(i);
-                let z = ir::const_null(ir::type_of(agg));
+                let z = ir::adjoint_zero(ir::type_of(agg));
                 let full = self.insert_at_path(z, d, &path);
                 self.add_adjoint(agg, full);
             }
@@ -312,14 +364,14 @@ impl<'e> RevGen<'e> {
                 let path = indices(i);
                 let part = self.extract_at_path(d, &path);
                 self.add_adjoint(val, part);
-                let rest = self.insert_at_path(d, ir::const_null(ir::type_of(val)), &path);
+                let rest = self.insert_at_path(d, ir::adjoint_zero(ir::type_of(val)), &path);
                 self.add_adjoint(agg, rest);
             }
             LLVMExtractElement => {
                 let d = self.take_value(i);
                 let vec = ir::operand(i, 0);
                 let idx = self.materialize(Need::Primal(ir::operand(i, 1)), i)?;
-                let full = unsafe { LLVMBuildInsertElement(self.rb.raw(), ir::const_null(ir::type_of(vec)), d, idx, NO_NAME) };
+                let full = unsafe { LLVMBuildInsertElement(self.rb.raw(), ir::adjoint_zero(ir::type_of(vec)), d, idx, NO_NAME) };
                 self.add_adjoint(vec, full);
             }
             LLVMInsertElement => {
@@ -328,7 +380,7 @@ impl<'e> RevGen<'e> {
                 let idx = self.materialize(Need::Primal(ir::operand(i, 2)), i)?;
                 let part = unsafe { LLVMBuildExtractElement(self.rb.raw(), d, idx, NO_NAME) };
                 self.add_adjoint(val, part);
-                let rest = unsafe { LLVMBuildInsertElement(self.rb.raw(), d, ir::const_null(ir::type_of(val)), idx, NO_NAME) };
+                let rest = unsafe { LLVMBuildInsertElement(self.rb.raw(), d, ir::adjoint_zero(ir::type_of(val)), idx, NO_NAME) };
                 self.add_adjoint(vec, rest);
             }
             LLVMShuffleVector => self.adjoint_shuffle(i),
@@ -395,8 +447,8 @@ impl<'e> RevGen<'e> {
         let d = self.take_value(i);
         let (a, b) = (ir::operand(i, 0), ir::operand(i, 1));
         let na = unsafe { LLVMGetVectorSize(ir::type_of(a)) } as i32;
-        let mut da = ir::const_null(ir::type_of(a));
-        let mut db = ir::const_null(ir::type_of(b));
+        let mut da = ir::adjoint_zero(ir::type_of(a));
+        let mut db = ir::adjoint_zero(ir::type_of(b));
         let n = unsafe { LLVMGetNumMaskElements(i) };
         let i32t = self.rb.i32_type();
         for j in 0..n {
@@ -545,7 +597,7 @@ impl<'e> RevGen<'e> {
                                 )
                             }
                         };
-                        let z = ir::const_null(t);
+                        let z = ir::adjoint_zero(t);
                         let a = self.rb.select(received, moved, z);
                         let b = self.rb.select(kept, d, z);
                         self.rb.fadd(a, b)

@@ -3,7 +3,7 @@
 use super::plan::{Need, Strategy};
 use super::{signatures, tape, RevArg, ReverseFunctions, ReverseRequest, TapeStats};
 use crate::analysis::activity::{call_arg_is_active, Activity};
-use crate::analysis::cfg::Cfg;
+use crate::analysis::cfg::{Cfg, EdgeWitness};
 use crate::analysis::memory::MemoryFacts;
 use crate::diag::{Code, Diagnostic, Result};
 use crate::engine::{Engine, GeneratedFunction};
@@ -57,8 +57,14 @@ pub struct RevGen<'e> {
     pub current: usize,
     /// Per induction variable (its phi): slots for the reverse counter and its start.
     pub induction_slots: HashMap<Value, (Value, Value)>,
-    /// Cached values a block recomputes instead (see `drop_redundant_caches`).
+    /// Cached values a block recomputes instead (see `drop_redundant_caches`), and join
+    /// phis a block rebuilds from branch conditions (see `join_phi_recomputable`).
     pub recompute_in: HashSet<(Need, usize)>,
+    /// Join blocks whose reverse tells the predecessor from recomputed branch conditions
+    /// (one witness per predecessor but at most one) instead of a recorded index.
+    pub witnessed_joins: HashMap<usize, Vec<Option<EdgeWitness>>>,
+    /// `free_at`'s answers.
+    pub free_memo: HashMap<(Need, usize), bool>,
     /// Loops whose tape is reserved on entry from their trip count.
     pub sized_loops: Vec<usize>,
     /// Loop-invariant caches: pushed at the loop's exits, held in a slot for its reverse.
@@ -133,6 +139,8 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         current: 0,
         induction_slots: HashMap::new(),
         recompute_in: HashSet::new(),
+        witnessed_joins: HashMap::new(),
+        free_memo: HashMap::new(),
         hoisted: HashSet::new(),
         sized_loops: Vec::new(),
         hoisted_slots: HashMap::new(),
@@ -180,6 +188,7 @@ impl<'e> RevGen<'e> {
     pub(super) fn run(&mut self) -> Result<TapeStats> {
         self.find_deferred_frees()?;
         self.decide_calls()?;
+        self.witness_joins();
         for b in 0..self.cfg.blocks.len() {
             for i in ir::instructions(self.cfg.blocks[b]) {
                 for n in self.needs_of(i) {
@@ -284,8 +293,11 @@ impl<'e> RevGen<'e> {
     /// Does the forward sweep record which predecessor block `b` was entered from? Not
     /// when the reverse can tell from an induction variable.
     pub fn records_predecessor(&self, b: usize) -> bool {
-        self.cfg.preds[b].len() > 1
-            && !(self.engine.options.enabled("induction") && self.cfg.loops.iter().any(|l| l.header == b && l.induction.is_some()))
+        self.cfg.preds[b].len() > 1 && !self.header_steered_by_induction(b) && !self.witnessed_joins.contains_key(&b)
+    }
+
+    pub(super) fn header_steered_by_induction(&self, b: usize) -> bool {
+        self.engine.options.enabled("induction") && self.cfg.loops.iter().any(|l| l.header == b && l.induction.is_some())
     }
 
     pub fn call_is_differentiated(&self, i: Value) -> bool {

@@ -71,7 +71,10 @@ impl<'e> RevGen<'e> {
         }
         for (p, a) in ir::params(self.primal).into_iter().zip(self.req.args.clone()) {
             if a == RevArg::Active {
+                // + 0.0 turns an adjoint nothing reached (-0.0, see `ir::adjoint_zero`)
+                // into 0.0 and leaves every other value as it is
                 let v = self.take_value(p);
+                let v = self.add_values(v, ir::const_null(ir::type_of(v)));
                 results.push(v);
             }
         }
@@ -143,7 +146,11 @@ impl<'e> RevGen<'e> {
             let e = unsafe { LLVMAppendBasicBlockInContext(ctx, self.rev, ir::cstring(&format!("rev.edge.{b}.{p}")).as_ptr()) };
             edges.push(e);
         }
-        let sw = unsafe { LLVMBuildSwitch(self.rb.raw(), pred_id.unwrap(), edges[0], preds.len() as u32 - 1) };
+        let pred_id = match self.witnessed_joins.get(&b).cloned() {
+            Some(ws) => self.entered_from(b, &ws, term)?,
+            None => pred_id.unwrap(),
+        };
+        let sw = unsafe { LLVMBuildSwitch(self.rb.raw(), pred_id, edges[0], preds.len() as u32 - 1) };
         for k in 1..preds.len() {
             unsafe { LLVMAddCase(sw, self.rb.const_int(self.rb.i32_type(), k as u64), edges[k]) };
         }
