@@ -42,6 +42,7 @@ pub const OPTIMIZATIONS: &[(&str, &str)] = &[
     ("forward-stores", "re-derive reads of a scratch array from what its one filling loop stored, instead of caching them"),
     ("joins", "tell which way a join block was entered (and its phis' values) from branch conditions the reverse recomputes, instead of recording it"),
     ("hoist", "cache loop-invariant values once per loop, not per iteration"),
+    ("merge-caches", "a value several blocks of one loop iteration cache is pushed once, at the latch"),
     ("flow", "only writes that can follow a load force it to be cached (flow-sensitive may-overwrite)"),
     ("recompute", "recompute cheap operations and repeatable loads instead of caching them"),
     ("redundant", "recompute cheap float ops from operands that are cached anyway"),

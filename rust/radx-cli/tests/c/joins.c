@@ -55,13 +55,52 @@ static double expected_value(const double *l, const double *x, int n, double *dl
   return s;
 }
 
+/* GMM's shape: a scratch vector refilled for every row, then multiplied by a triangle
+ * stored column by column below its diagonal (a running index, not an induction variable,
+ * walks it). Its entries are cached; a remainder loop's start is a join phi. */
+NOINLINE double rows_through_triangle(const double *l, const double *x, const double *mu, int n, int rows) {
+  double *xc = malloc(sizeof(double) * (size_t)n), *out = malloc(sizeof(double) * (size_t)n), s = 0;
+  for (int r = 0; r < rows; r++) {
+    for (int i = 0; i < n; i++) xc[i] = x[r * n + i] - mu[i];
+    for (int i = 0; i < n; i++) out[i] = l[i * n + i] * xc[i];
+    int li = 0;
+    for (int i = 0; i < n; i++)
+      for (int j = i + 1; j < n; j++) out[j] += l[n * n + li++] * xc[i];
+    for (int i = 0; i < n; i++) s += out[i] * out[i];
+  }
+  free(xc);
+  free(out);
+  return s;
+}
+
+static void rows_expected(const double *l, const double *x, const double *mu, int n, int rows, double *dl, double *dmu) {
+  for (int r = 0; r < rows; r++) {
+    double xc[64], out[64];
+    for (int i = 0; i < n; i++) xc[i] = x[r * n + i] - mu[i];
+    /* the diagonal from l[i * n + i], below it l[n * n + ...] column by column */
+    int below[64][64], li = 0;
+    for (int i = 0; i < n; i++)
+      for (int j = i + 1; j < n; j++) below[j][i] = n * n + li++;
+    for (int j = 0; j < n; j++) {
+      out[j] = 0;
+      for (int i = 0; i <= j; i++) out[j] += l[i == j ? j * n + i : below[j][i]] * xc[i];
+    }
+    for (int j = 0; j < n; j++)
+      for (int i = 0; i <= j; i++) {
+        int at = i == j ? j * n + i : below[j][i];
+        dl[at] += 2 * out[j] * xc[i];
+        dmu[i] -= 2 * out[j] * l[at];
+      }
+  }
+}
+
 NOINLINE double first_only(double a, double b) { return a * a + (b > 0 ? 0.0 : 1.0); }
 
 NOINLINE void square_into(double *out, const double *x) { out[0] = x[0] * x[0]; }
 
 int main(void) {
-  double l[N * N], x[N];
-  for (int k = 0; k < N * N; k++) l[k] = 0.3 * sin(0.37 * k + 0.1);
+  double l[N * N + N * N], x[N];
+  for (int k = 0; k < 2 * N * N; k++) l[k] = 0.3 * sin(0.37 * k + 0.1);
   for (int i = 0; i < N; i++) x[i] = 0.4 + 0.1 * cos(1.3 * i);
   for (int n = 1; n <= N; n++) {
     double dl[N * N] = {0}, dx[N] = {0}, wl[N * N] = {0}, wx[N] = {0};
@@ -69,6 +108,18 @@ int main(void) {
     expected_value(l, x, n, wl, wx);
     for (int k = 0; k < n * n; k++) CHECK_CLOSE(dl[k], wl[k], 1e-12);
     for (int i = 0; i < n; i++) CHECK_CLOSE(dx[i], wx[i], 1e-12);
+  }
+  enum { R = 3 };
+  double xs3[R * N], mu[N];
+  for (int k = 0; k < R * N; k++) xs3[k] = cos(0.21 * k);
+  for (int i = 0; i < N; i++) mu[i] = 0.1 * i - 0.3;
+  for (int n = 1; n <= N; n++) {
+    double dl[2 * N * N] = {0}, dmu[N] = {0}, wl[2 * N * N] = {0}, wmu[N] = {0};
+    __enzyme_autodiff((void *)rows_through_triangle, enzyme_dup, l, dl, enzyme_const, xs3, enzyme_dup, mu, dmu,
+                      enzyme_const, n, enzyme_const, (int)R);
+    rows_expected(l, xs3, mu, n, R, wl, wmu);
+    for (int k = 0; k < 2 * N * N; k++) CHECK_CLOSE(dl[k], wl[k], 1e-12);
+    for (int i = 0; i < n; i++) CHECK_CLOSE(dmu[i], wmu[i], 1e-12);
   }
   /* the adjoint of b receives nothing: +0.0, not -0.0 */
   double db = __enzyme_autodiff_out((void *)first_only, enzyme_const, 3.0, enzyme_out, 2.0);

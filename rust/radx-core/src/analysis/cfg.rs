@@ -67,14 +67,26 @@ struct ExitTest {
     leaves_on_true: bool,
 }
 
-/// How the reverse sweep can tell that a join block was entered from one predecessor:
-/// a conditional branch's condition, evaluated in the same loop iteration, that took the
-/// edge towards it (see `Cfg::entry_witnesses`).
+/// One side of a conditional branch: the branch went that way when `condition` was
+/// `when_true`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EdgeWitness {
+pub struct BranchSide {
     pub condition: Value,
-    /// The predecessor was the way in when the condition is true (else when false).
     pub when_true: bool,
+}
+
+/// How the reverse sweep can tell that a join block was entered from one predecessor:
+/// branch decisions of the same loop iteration that all went that way (at most two: the
+/// one that led to the predecessor, and the predecessor's own; see `Cfg::entry_witnesses`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeWitness {
+    pub sides: Vec<BranchSide>,
+}
+
+impl EdgeWitness {
+    pub fn conditions(&self) -> impl Iterator<Item = Value> + '_ {
+        self.sides.iter().map(|s| s.condition)
+    }
 }
 
 /// A canonical induction variable: `iv = phi [start, preheader], [iv + step, latch]`, in a
@@ -317,19 +329,21 @@ impl Cfg {
 
     /// For a block with several predecessors, a witness per predecessor except at most one
     /// (the one left when no witness holds), or None when some two predecessors have none.
-    /// A predecessor `p` is witnessed when it dominates `b` and its conditional branch sends
-    /// one side to `b` (then `b` was entered from `p` exactly when the condition chose that
-    /// side), or when its only way in is one side of a conditional branch in `q`, which
-    /// dominates `b`, and its only way out is `b` (then exactly when `q` chose `p`). All
-    /// blocks involved sit in the same innermost loop, so in the reverse of `b` the
-    /// condition is the one the primal evaluated on its way into this visit of `b`.
+    /// A predecessor `p` in `b`'s innermost loop is witnessed when it dominates `b` and its
+    /// conditional branch sends one side to `b` (then `b` was entered from `p` exactly when
+    /// the branch went that way), or when it is reached only through one side of a branch
+    /// in a block `q` that dominates `b`: `p` is dominated by the block `s` that side leads
+    /// to, `s` has no other way in, and every path from `s` to `b` passes `p`. Then `b` was
+    /// entered from `p` exactly when `q` chose `s` and `p` (if its branch is conditional)
+    /// chose `b`. Everything sits in `b`'s innermost loop, so in the reverse of `b` the
+    /// conditions are the ones the primal evaluated on its way into this visit of `b`.
     pub fn entry_witnesses(&self, b: usize) -> Option<Vec<Option<EdgeWitness>>> {
         let preds = &self.preds[b];
         if preds.len() < 2 {
             return None;
         }
         let same_loop = |x: usize| self.loop_of[x] == self.loop_of[b];
-        let side_to = |from: usize, to: usize| -> Option<EdgeWitness> {
+        let side_to = |from: usize, to: usize| -> Option<BranchSide> {
             let t = ir::terminator(self.blocks[from]);
             if ir::opcode(t) != Some(LLVMOpcode::LLVMBr) || ir::num_operands(t) != 3 {
                 return None;
@@ -340,24 +354,63 @@ impl Cfg {
             if (on_true == to) == (on_false == to) {
                 return None;
             }
-            Some(EdgeWitness { condition: ir::operand(t, 0), when_true: on_true == to })
+            Some(BranchSide { condition: ir::operand(t, 0), when_true: on_true == to })
         };
         // (a branch in `b` itself decides where this visit goes next, not where it came from)
         let witness = |p: usize| -> Option<EdgeWitness> {
             if p == b || !same_loop(p) {
                 return None;
             }
+            let own = match self.succs[p][..] {
+                [only] if only == b => None,
+                _ => Some(side_to(p, b)?),
+            };
             if self.dominates(p, b) {
-                return side_to(p, b);
+                return own.map(|side| EdgeWitness { sides: vec![side] });
             }
-            let [q] = self.preds[p][..] else { return None };
-            if q == b || self.succs[p] != [b] || !same_loop(q) || !self.dominates(q, b) {
-                return None;
+            let mut s = p;
+            loop {
+                if let [q] = self.preds[s][..] {
+                    if q != b && same_loop(q) && same_loop(s) && self.dominates(q, b) && !self.reaches_avoiding(s, b, p) {
+                        let guard = side_to(q, s)?;
+                        return Some(EdgeWitness { sides: std::iter::once(guard).chain(own).collect() });
+                    }
+                }
+                if s == 0 || self.idom[s] == s {
+                    return None;
+                }
+                s = self.idom[s];
+                if !self.loop_of[b].map(|l| self.loops[l].body.contains(&s)).unwrap_or(true) {
+                    return None;
+                }
             }
-            side_to(q, p)
         };
         let out: Vec<Option<EdgeWitness>> = preds.iter().map(|&p| witness(p)).collect();
         (out.iter().filter(|w| w.is_none()).count() <= 1).then_some(out)
+    }
+
+    /// Can `to` be reached from `from` within one iteration of `to`'s innermost loop (no
+    /// back edge to its header, no leaving it) without passing `avoid`?
+    fn reaches_avoiding(&self, from: usize, to: usize, avoid: usize) -> bool {
+        let inside = |x: usize| self.loop_of[to].map(|l| self.loops[l].body.contains(&x)).unwrap_or(true);
+        let header = self.loop_of[to].map(|l| self.loops[l].header);
+        let mut seen = vec![false; self.blocks.len()];
+        let mut todo = vec![from];
+        while let Some(x) = todo.pop() {
+            if x == to {
+                return true;
+            }
+            if x == avoid || seen[x] {
+                continue;
+            }
+            seen[x] = true;
+            for &y in &self.succs[x] {
+                if Some(y) != header && inside(y) {
+                    todo.push(y);
+                }
+            }
+        }
+        false
     }
 
     /// The loop whose induction variable `v` is, and that variable.

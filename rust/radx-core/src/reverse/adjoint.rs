@@ -108,6 +108,14 @@ impl<'e> RevGen<'e> {
         if let Some(&v) = self.memo.get(&n) {
             return Ok(v);
         }
+        if let Some(&l) = self.iteration_cached.get(&n).filter(|&&l| self.cfg.loop_contains(l, self.current)) {
+            let t = ir::type_of(need_value(n));
+            debug_assert!(self.cfg.loops[l].latches.len() == 1);
+            let slot = self.iteration_slot(n, t);
+            let v = self.rb.load(t, slot);
+            self.memo.insert(n, v);
+            return Ok(v);
+        }
         if self.induction_in(n, self.current).is_some() {
             let (cur, _) = self.induction_slots(need_value(n));
             let v = self.rb.load(ir::type_of(need_value(n)), cur);
@@ -214,7 +222,7 @@ impl<'e> RevGen<'e> {
         let fallback = witnesses.iter().position(|w| w.is_none()).unwrap_or(witnesses.len() - 1);
         let mut id = self.rb.const_int(i32t, fallback as u64);
         for (k, w) in witnesses.iter().enumerate() {
-            let Some(w) = w.filter(|_| k != fallback) else { continue };
+            let Some(w) = w.as_ref().filter(|_| k != fallback) else { continue };
             let taken = self.witness_holds(w, at)?;
             id = self.rb.select(taken, self.rb.const_int(i32t, k as u64), id);
         }
@@ -222,9 +230,17 @@ impl<'e> RevGen<'e> {
         Ok(id)
     }
 
-    fn witness_holds(&mut self, w: crate::analysis::cfg::EdgeWitness, at: Value) -> Result<Value> {
-        let c = self.materialize(Need::Primal(w.condition), at)?;
-        Ok(if w.when_true { c } else { unsafe { LLVMBuildNot(self.rb.raw(), c, NO_NAME) } })
+    fn witness_holds(&mut self, w: &crate::analysis::cfg::EdgeWitness, at: Value) -> Result<Value> {
+        let mut all = None;
+        for side in &w.sides {
+            let c = self.materialize(Need::Primal(side.condition), at)?;
+            let c = if side.when_true { c } else { unsafe { LLVMBuildNot(self.rb.raw(), c, NO_NAME) } };
+            all = Some(match all {
+                None => c,
+                Some(a) => unsafe { LLVMBuildAnd(self.rb.raw(), a, c, NO_NAME) },
+            });
+        }
+        Ok(all.expect("a witness has at least one branch side"))
     }
 
     /// A join phi, rebuilt from its incoming values by which way the join was entered.
@@ -238,7 +254,7 @@ impl<'e> RevGen<'e> {
         let fallback = witnesses.iter().position(|w| w.is_none()).unwrap_or(witnesses.len() - 1);
         let mut v = self.materialize(Need::Primal(incoming(fallback)), at)?;
         for (k, w) in witnesses.iter().enumerate() {
-            let Some(w) = w.filter(|_| k != fallback) else { continue };
+            let Some(w) = w.as_ref().filter(|_| k != fallback) else { continue };
             let x = self.materialize(Need::Primal(incoming(k)), at)?;
             let taken = self.witness_holds(w, at)?;
             v = self.rb.select(taken, x, v);

@@ -4,7 +4,7 @@
 //! reverse will need.
 
 use super::gen::RevGen;
-use super::plan::Need;
+use super::plan::{need_value, Need};
 use super::{signatures, tape, unpack, RevArg};
 use crate::analysis::activity::call_arg_is_active;
 use crate::analysis::memory::memory_types;
@@ -133,9 +133,11 @@ impl<'e> RevGen<'e> {
     }
 
     pub(super) fn push_block(&mut self, b: usize) -> Result<()> {
+        self.carry_iteration_values_defined_in(b);
         let mut values = Vec::new();
         for n in self.caches[b].clone() {
             values.push(match n {
+                Need::Primal(v) if self.iteration_carry.contains_key(&n) => self.fb.load(ir::type_of(v), self.iteration_carry[&n]),
                 Need::Primal(v) => self.fval(v),
                 Need::Shadow(v) => self.fshadow_of(v, ir::terminator(self.cfg.blocks[b]))?,
                 Need::CallTape(i) => self.ftape[&i],
@@ -154,6 +156,29 @@ impl<'e> RevGen<'e> {
             tape::push_group(&self.fb, self.fstate, &values, self.fixed_tape(), self.tape_reuse());
         }
         Ok(())
+    }
+
+    /// Values pushed at a latch their definition (in block `b`) does not dominate go
+    /// through a stack slot (see `merge_iteration_caches`).
+    fn carry_iteration_values_defined_in(&mut self, b: usize) {
+        let mut defined: Vec<(Need, usize)> = self
+            .iteration_cached
+            .iter()
+            .filter(|(n, _)| matches!(n, Need::Primal(v) if ir::is_instruction(*v) && ir::parent_block(*v) == self.cfg.blocks[b]))
+            .map(|(n, l)| (*n, *l))
+            .collect();
+        defined.sort_by_key(|(n, _)| format!("{n:?}"));
+        for (n, l) in defined {
+            let latch = self.cfg.loops[l].latches[0];
+            if self.cfg.dominates(b, latch) {
+                continue;
+            }
+            let v = need_value(n);
+            let slot = self.fb.entry_alloca(self.fwd, ir::type_of(v));
+            let fv = self.fval(v);
+            self.fb.store(fv, slot);
+            self.iteration_carry.insert(n, slot);
+        }
     }
 
     pub(super) fn exit_index(&self, b: usize) -> usize {

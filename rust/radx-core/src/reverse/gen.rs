@@ -63,6 +63,13 @@ pub struct RevGen<'e> {
     /// Join blocks whose reverse tells the predecessor from recomputed branch conditions
     /// (one witness per predecessor but at most one) instead of a recorded index.
     pub witnessed_joins: HashMap<usize, Vec<Option<EdgeWitness>>>,
+    /// Values pushed once per iteration of a loop, at its latch, for every block of the
+    /// iteration that would have pushed its own copy (see `merge_iteration_caches`).
+    pub iteration_cached: HashMap<Need, usize>,
+    pub iteration_slots: HashMap<Need, Value>,
+    /// Forward-sweep stack slots carrying such a value from its definition to a latch
+    /// that the definition does not dominate.
+    pub iteration_carry: HashMap<Need, Value>,
     /// `free_at`'s answers.
     pub free_memo: HashMap<(Need, usize), bool>,
     /// Loops whose tape is reserved on entry from their trip count.
@@ -141,6 +148,9 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         recompute_in: HashSet::new(),
         witnessed_joins: HashMap::new(),
         free_memo: HashMap::new(),
+        iteration_cached: HashMap::new(),
+        iteration_slots: HashMap::new(),
+        iteration_carry: HashMap::new(),
         hoisted: HashSet::new(),
         sized_loops: Vec::new(),
         hoisted_slots: HashMap::new(),
@@ -206,6 +216,7 @@ impl<'e> RevGen<'e> {
             }
         }
         self.drop_redundant_caches();
+        self.merge_iteration_caches();
         self.uses_tape = (0..self.cfg.blocks.len()).any(|b| !self.uses_slots(b) && (!self.caches[b].is_empty() || self.records_predecessor(b)))
             || !self.req.combined && self.cfg.exits.len() > 1;
         self.setup_functions();

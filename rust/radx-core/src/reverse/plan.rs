@@ -5,6 +5,7 @@ use super::gen::RevGen;
 use crate::analysis::activity::call_arg_is_active;
 use crate::ir::{self, Value};
 use crate::rules::{self, memory};
+use std::collections::HashMap;
 use llvm_sys::LLVMOpcode::{self, *};
 
 /// A value the reverse sweep reads: a primal value, the shadow of a pointer, or the tape
@@ -312,6 +313,55 @@ impl<'e> RevGen<'e> {
         }
     }
 
+    /// A value defined in a loop iteration and cached by several of its blocks (the exits
+    /// of inner loops it is invariant in, say) is pushed once, at the latch, instead: the
+    /// reverse of an iteration starts at the latch, which keeps the value in a slot for
+    /// the iteration's other blocks. Only for loops left from their latch alone, so every
+    /// iteration, the last included, passes it. A value whose definition the latch does
+    /// not see reaches it through a stack slot (`iteration_carry`): in an iteration that
+    /// skipped the definition the latch pushes whatever the slot holds, and no block of
+    /// that iteration reads it.
+    pub fn merge_iteration_caches(&mut self) {
+        if !self.engine.options.enabled("merge-caches") {
+            return;
+        }
+        for l in 0..self.cfg.loops.len() {
+            let lp = &self.cfg.loops[l];
+            let [latch] = lp.latches[..] else { continue };
+            let leaves_from_latch_only = lp.body.iter().all(|&x| x == latch || self.cfg.succs[x].iter().all(|s| lp.body.contains(s)));
+            if !leaves_from_latch_only || self.uses_slots(latch) {
+                continue;
+            }
+            let level: Vec<usize> = lp.body.iter().copied().filter(|&x| self.cfg.loop_of[x] == Some(l)).collect();
+            let mut sites: HashMap<Need, Vec<usize>> = HashMap::new();
+            for &x in &level {
+                for &n in &self.caches[x] {
+                    sites.entry(n).or_default().push(x);
+                }
+            }
+            let mut merged: Vec<(Need, Vec<usize>)> = sites
+                .into_iter()
+                .filter(|(n, xs)| {
+                    let v = need_value(*n);
+                    xs.len() > 1
+                        && !matches!(n, Need::CallTape(_))
+                        && ir::is_instruction(v)
+                        && self.cfg.block_index(ir::parent_block(v)).map(|d| self.cfg.loop_of[d] == Some(l) && (self.cfg.dominates(d, latch) || matches!(n, Need::Primal(_)))).unwrap_or(false)
+                })
+                .collect();
+            merged.sort_by_key(|(n, _)| format!("{n:?}"));
+            for (n, xs) in merged {
+                for x in xs {
+                    self.caches[x].retain(|m| *m != n);
+                }
+                if !self.caches[latch].contains(&n) {
+                    self.caches[latch].push(n);
+                }
+                self.iteration_cached.insert(n, l);
+            }
+        }
+    }
+
     /// The outermost loop that contains block `b` but not the definition of `n`, if its
     /// exits are entered only from inside it: there `n` is loop-invariant, and one copy
     /// pushed at the exit serves every iteration's reverse.
@@ -394,9 +444,10 @@ impl<'e> RevGen<'e> {
                 continue;
             }
             let Some(ws) = self.cfg.entry_witnesses(b) else { continue };
-            if ws.iter().flatten().all(|w| self.free_at(Need::Primal(w.condition), b, 0)) {
-                for w in ws.iter().flatten() {
-                    self.plan(Need::Primal(w.condition), b);
+            let conditions: Vec<Value> = ws.iter().flatten().flat_map(|w| w.conditions()).collect();
+            if conditions.iter().all(|&c| self.free_at(Need::Primal(c), b, 0)) {
+                for c in conditions {
+                    self.plan(Need::Primal(c), b);
                 }
                 self.witnessed_joins.insert(b, ws);
             }
@@ -444,7 +495,8 @@ impl<'e> RevGen<'e> {
         // taken this time, so it is either defined on every path to `b` or safe to compute
         // from such values whatever they are (the select then discards it).
         let incoming: Vec<Value> = ir::operands(v).into_iter().filter(|o| !is_block_or_metadata(*o)).collect();
-        let witnesses_free = self.cfg.entry_witnesses(j).unwrap_or_default().into_iter().flatten().all(|w| self.free_at(Need::Primal(w.condition), b, depth + 1));
+        let conditions: Vec<Value> = self.cfg.entry_witnesses(j).unwrap_or_default().iter().flatten().flat_map(|w| w.conditions()).collect();
+        let witnesses_free = conditions.into_iter().all(|c| self.free_at(Need::Primal(c), b, depth + 1));
         witnesses_free && incoming.into_iter().all(|o| o != v && self.available_at(o, b) && self.free_at(Need::Primal(o), b, depth + 1) || self.speculatable_at(o, b, depth + 1))
     }
 
@@ -481,7 +533,7 @@ impl<'e> RevGen<'e> {
     pub(super) fn join_phi_operands(&self, v: Value) -> Vec<Need> {
         let j = self.cfg.block_index(ir::parent_block(v)).unwrap();
         let mut out: Vec<Need> = ir::operands(v).into_iter().filter(|o| !is_block_or_metadata(*o)).map(Need::Primal).collect();
-        out.extend(self.cfg.entry_witnesses(j).unwrap_or_default().into_iter().flatten().map(|w| Need::Primal(w.condition)));
+        out.extend(self.cfg.entry_witnesses(j).unwrap_or_default().iter().flatten().flat_map(|w| w.conditions()).map(Need::Primal));
         out
     }
 }

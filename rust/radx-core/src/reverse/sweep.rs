@@ -105,6 +105,10 @@ impl<'e> RevGen<'e> {
         };
         for (n, v) in needs.iter().zip(&vals) {
             self.memo.insert(*n, *v);
+            if self.iteration_cached.get(n).map(|&l| self.cfg.loops[l].latches == [b]).unwrap_or(false) {
+                let slot = self.iteration_slot(*n, ir::type_of(*v));
+                self.rb.store(*v, slot);
+            }
         }
         let pred_id = if multi { vals.last().copied() } else { None };
         let bb = self.cfg.blocks[b];
@@ -224,6 +228,15 @@ impl<'e> RevGen<'e> {
             self.rb.store(v, slot);
         }
         Ok(())
+    }
+
+    pub(super) fn iteration_slot(&mut self, n: Need, t: Type) -> Value {
+        if let Some(&s) = self.iteration_slots.get(&n) {
+            return s;
+        }
+        let s = self.rb.entry_alloca(self.rev, t);
+        self.iteration_slots.insert(n, s);
+        s
     }
 
     pub(super) fn hoisted_slot(&mut self, n: Need, l: usize, t: Type) -> Value {
