@@ -215,53 +215,6 @@ impl<'e> RevGen<'e> {
         Ok(c)
     }
 
-    /// Which predecessor the join `j` was entered from, as its index in `preds[j]`, from
-    /// the witnesses (`Cfg::entry_witnesses`): the unwitnessed one when no witness holds.
-    pub(super) fn entered_from(&mut self, j: usize, witnesses: &[Option<crate::analysis::cfg::EdgeWitness>], at: Value) -> Result<Value> {
-        let i32t = self.rb.i32_type();
-        let fallback = witnesses.iter().position(|w| w.is_none()).unwrap_or(witnesses.len() - 1);
-        let mut id = self.rb.const_int(i32t, fallback as u64);
-        for (k, w) in witnesses.iter().enumerate() {
-            let Some(w) = w.as_ref().filter(|_| k != fallback) else { continue };
-            let taken = self.witness_holds(w, at)?;
-            id = self.rb.select(taken, self.rb.const_int(i32t, k as u64), id);
-        }
-        debug_assert!(self.cfg.preds[j].len() == witnesses.len());
-        Ok(id)
-    }
-
-    fn witness_holds(&mut self, w: &crate::analysis::cfg::EdgeWitness, at: Value) -> Result<Value> {
-        let mut all = None;
-        for side in &w.sides {
-            let c = self.materialize(Need::Primal(side.condition), at)?;
-            let c = if side.when_true { c } else { unsafe { LLVMBuildNot(self.rb.raw(), c, NO_NAME) } };
-            all = Some(match all {
-                None => c,
-                Some(a) => unsafe { LLVMBuildAnd(self.rb.raw(), a, c, NO_NAME) },
-            });
-        }
-        Ok(all.expect("a witness has at least one branch side"))
-    }
-
-    /// A join phi, rebuilt from its incoming values by which way the join was entered.
-    fn rebuild_join_phi(&mut self, phi: Value, at: Value) -> Result<Value> {
-        let j = self.cfg.block_index(ir::parent_block(phi)).unwrap();
-        let witnesses = self.cfg.entry_witnesses(j).unwrap();
-        let blocks: Vec<ir::Block> = self.cfg.preds[j].iter().map(|&p| self.cfg.blocks[p]).collect();
-        let incoming = |k: usize| unsafe {
-            (0..LLVMCountIncoming(phi)).find(|&e| LLVMGetIncomingBlock(phi, e) == blocks[k]).map(|e| LLVMGetIncomingValue(phi, e)).unwrap()
-        };
-        let fallback = witnesses.iter().position(|w| w.is_none()).unwrap_or(witnesses.len() - 1);
-        let mut v = self.materialize(Need::Primal(incoming(fallback)), at)?;
-        for (k, w) in witnesses.iter().enumerate() {
-            let Some(w) = w.as_ref().filter(|_| k != fallback) else { continue };
-            let x = self.materialize(Need::Primal(incoming(k)), at)?;
-            let taken = self.witness_holds(w, at)?;
-            v = self.rb.select(taken, x, v);
-        }
-        Ok(v)
-    }
-
     pub(super) fn reverse_alloca(&mut self, v: Value, at: Value) -> Result<Value> {
         if let Some(&a) = self.rev_allocas.get(&v) {
             return Ok(a);

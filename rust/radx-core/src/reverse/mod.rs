@@ -20,6 +20,7 @@
 mod adjoint;
 mod forward_sweep;
 mod gen;
+mod joins;
 mod plan;
 mod sweep;
 pub mod tape;

@@ -30,7 +30,7 @@ pub enum Strategy {
 }
 
 /// Pure operations cheap enough to redo rather than store.
-fn cheap_integer_or_address(op: LLVMOpcode) -> bool {
+pub(super) fn cheap_integer_or_address(op: LLVMOpcode) -> bool {
     matches!(
         op,
         LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMPtrToInt | LLVMIntToPtr | LLVMTrunc | LLVMZExt | LLVMSExt
@@ -40,7 +40,7 @@ fn cheap_integer_or_address(op: LLVMOpcode) -> bool {
     )
 }
 
-fn cheap_float(op: LLVMOpcode) -> bool {
+pub(super) fn cheap_float(op: LLVMOpcode) -> bool {
     matches!(op, LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFNeg)
 }
 
@@ -430,114 +430,6 @@ impl<'e> RevGen<'e> {
     }
 }
 
-// ---- joins: which way a block was entered, from recomputed branch conditions -----------
-
-impl<'e> RevGen<'e> {
-    /// Picks the join blocks whose reverse can tell its predecessor without the tape: every
-    /// witness condition (see `Cfg::entry_witnesses`) comes free in that block's reverse.
-    pub(super) fn witness_joins(&mut self) {
-        if !self.engine.options.enabled("joins") {
-            return;
-        }
-        for b in 0..self.cfg.blocks.len() {
-            if self.cfg.preds[b].len() < 2 || self.header_steered_by_induction(b) {
-                continue;
-            }
-            let Some(ws) = self.cfg.entry_witnesses(b) else { continue };
-            let conditions: Vec<Value> = ws.iter().flatten().flat_map(|w| w.conditions()).collect();
-            if conditions.iter().all(|&c| self.free_at(Need::Primal(c), b, 0)) {
-                for c in conditions {
-                    self.plan(Need::Primal(c), b);
-                }
-                self.witnessed_joins.insert(b, ws);
-            }
-        }
-    }
-
-    /// Can block `b`'s reverse get `n` with nothing pushed for it on each visit? (An
-    /// induction variable, a constant or argument, a loop-invariant value pushed once per
-    /// run of the loop, or a recomputation from such.)
-    pub(super) fn free_at(&mut self, n: Need, b: usize, depth: u32) -> bool {
-        if let Some(&known) = self.free_memo.get(&(n, b)) {
-            return known;
-        }
-        if depth > 16 {
-            return false;
-        }
-        // a cycle through phis is not free (and must not recurse forever)
-        self.free_memo.insert((n, b), false);
-        let free = self.induction_in(n, b).is_some()
-            || matches!(n, Need::Primal(v) if self.join_phi_recomputable(v, b, depth))
-            || match self.strategy(n) {
-                Strategy::Direct | Strategy::ReverseAlloca => true,
-                Strategy::Recompute => self.recompute_operands(n).into_iter().all(|o| self.free_at(o, b, depth + 1)),
-                Strategy::Cache => self.invariant_loop(n, b).is_some(),
-            };
-        self.free_memo.insert((n, b), free);
-        free
-    }
-
-    /// A phi of a join block whose incoming values and entry witnesses all come free in
-    /// block `b`'s reverse is rebuilt there as a select, not cached. `b` must see the same
-    /// visit of the join as the phi's value: dominated by the join, inside its loop.
-    pub(super) fn join_phi_recomputable(&mut self, v: Value, b: usize, depth: u32) -> bool {
-        if ir::opcode(v) != Some(LLVMPHI) || !self.engine.options.enabled("joins") || depth > 16 {
-            return false;
-        }
-        let Some(j) = self.cfg.block_index(ir::parent_block(v)) else { return false };
-        if self.cfg.loop_of[j].map(|l| !self.cfg.loop_contains(l, b)).unwrap_or(false) || !self.cfg.dominates(j, b) {
-            return false;
-        }
-        if self.cfg.entry_witnesses(j).is_none() {
-            return false;
-        }
-        // The witnesses' blocks dominate `b`; an incoming value may come from a path not
-        // taken this time, so it is either defined on every path to `b` or safe to compute
-        // from such values whatever they are (the select then discards it).
-        let incoming: Vec<Value> = ir::operands(v).into_iter().filter(|o| !is_block_or_metadata(*o)).collect();
-        let conditions: Vec<Value> = self.cfg.entry_witnesses(j).unwrap_or_default().iter().flatten().flat_map(|w| w.conditions()).collect();
-        let witnesses_free = conditions.into_iter().all(|c| self.free_at(Need::Primal(c), b, depth + 1));
-        witnesses_free && incoming.into_iter().all(|o| o != v && self.available_at(o, b) && self.free_at(Need::Primal(o), b, depth + 1) || self.speculatable_at(o, b, depth + 1))
-    }
-
-    /// Is `v` defined on every path to block `b` (a constant, an argument, or an
-    /// instruction whose block dominates `b`)?
-    fn available_at(&self, v: Value, b: usize) -> bool {
-        if !ir::is_instruction(v) {
-            return true;
-        }
-        self.cfg.block_index(ir::parent_block(v)).map(|d| self.cfg.dominates(d, b)).unwrap_or(false)
-    }
-
-    /// Can block `b`'s reverse compute `v` even when the primal never did this time: pure
-    /// arithmetic (no memory, no division) on values defined on every path to `b` and
-    /// induction variables of loops around it, with nothing pushed.
-    fn speculatable_at(&mut self, v: Value, b: usize, depth: u32) -> bool {
-        if depth > 16 {
-            return false;
-        }
-        let n = Need::Primal(v);
-        if self.induction_in(n, b).is_some() {
-            return true;
-        }
-        if self.available_at(v, b) {
-            return self.free_at(n, b, depth);
-        }
-        let Some(op) = ir::opcode(v) else { return false };
-        (cheap_integer_or_address(op) || cheap_float(op))
-            && self.strategy(n) == Strategy::Recompute
-            && ir::operands(v).into_iter().all(|o| self.speculatable_at(o, b, depth + 1))
-    }
-
-    /// What rebuilding a join phi reads: its incoming values and the join's witnesses.
-    pub(super) fn join_phi_operands(&self, v: Value) -> Vec<Need> {
-        let j = self.cfg.block_index(ir::parent_block(v)).unwrap();
-        let mut out: Vec<Need> = ir::operands(v).into_iter().filter(|o| !is_block_or_metadata(*o)).map(Need::Primal).collect();
-        out.extend(self.cfg.entry_witnesses(j).unwrap_or_default().iter().flatten().flat_map(|w| w.conditions()).map(Need::Primal));
-        out
-    }
-}
-
 /// Julia's task-local values (the GC stack, the current task, type tags) are recomputed,
 /// never cached: the reverse sweep may run on another task.
 fn task_local(v: Value) -> bool {
@@ -551,6 +443,6 @@ pub fn need_value(n: Need) -> Value {
     }
 }
 
-fn is_block_or_metadata(v: Value) -> bool {
+pub(super) fn is_block_or_metadata(v: Value) -> bool {
     ir::value_as_block(v).is_some() || unsafe { llvm_sys::core::LLVMIsAMDNode(v).is_null() == false }
 }
