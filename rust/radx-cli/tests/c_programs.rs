@@ -73,7 +73,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers);
 
 /// A program added to `tests/c/` must be listed above, or it would never run.
 #[test]
@@ -160,4 +160,19 @@ fn values_several_blocks_of_an_iteration_need_are_pushed_once() {
     let with = tape_bytes(&stats(&[]), "gmm_objective");
     let without = tape_bytes(&stats(&["--radx-disable=merge-caches"]), "gmm_objective");
     assert!(with < without, "merging should shrink the tape: {with} B with, {without} B without");
+}
+
+/// Inlining: the small helpers of inlined_helpers.c become part of the caller's
+/// derivative (no split derivative of their own), the recursive one keeps its own; with
+/// inlining off every helper gets an augmented forward and a reverse.
+#[test]
+fn small_helpers_are_inlined_before_differentiating() {
+    let split_of = |text: &str| -> Vec<String> {
+        text.lines().filter_map(|l| l.split_whitespace().next().filter(|w| w.starts_with("augmented_")).map(str::to_string)).collect()
+    };
+    let with = split_of(&radx_stats("inlined_helpers", "-O0", &[]));
+    assert_eq!(with, ["augmented_power"], "only the recursive helper should keep a split derivative");
+    let mut without = split_of(&radx_stats("inlined_helpers", "-O0", &["--radx-disable=inline"]));
+    without.sort();
+    assert_eq!(without, ["augmented_power", "augmented_square", "augmented_weighted_norm2"]);
 }

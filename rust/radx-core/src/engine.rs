@@ -109,6 +109,8 @@ impl Engine {
         let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
         if crate::rules::gpu::is_gpu_module(self.module) {
             self.inline_device_callees(&fresh)?;
+        } else if self.options.enabled("inline") {
+            self.inline_small_callees(&fresh)?;
         }
         if self.options.preopt {
             let t = std::time::Instant::now();
@@ -168,23 +170,103 @@ impl Engine {
                     ir::set_operand(i, n - 1, callee_copy);
                 }
             }
+        }
+        let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
+        self.inline_into_copies(&copies, &copies)
+    }
+
+    /// Inlines every call of a function in `inlined` made by a function in `copies` (all
+    /// prepared copies). Nothing else changes: other `alwaysinline` functions (RadX's tape
+    /// helpers, called by derivatives made earlier) lose the attribute meanwhile, so
+    /// neither are they inlined elsewhere nor deleted once unused; and the copies are
+    /// external meanwhile, since the inliner deletes internal functions it has inlined
+    /// everywhere and each copy may still be differentiated itself.
+    fn inline_into_copies(&mut self, copies: &[Value], inlined: &[Value]) -> Result<()> {
+        let shielded: Vec<Value> = ir::functions(self.module).into_iter().filter(|f| !inlined.contains(f) && ir::has_fn_attr(*f, "alwaysinline")).collect();
+        for &f in &shielded {
+            ir::remove_fn_attr(f, "alwaysinline");
+        }
+        let all_copies: Vec<Value> = copies.iter().copied().chain(self.prepared.values().copied()).collect();
+        for &c in &all_copies {
+            unsafe { LLVMSetLinkage(c, llvm_sys::LLVMLinkage::LLVMExternalLinkage) };
+        }
+        for &c in inlined {
             ir::remove_fn_attr(c, "noinline");
             ir::add_fn_attr(c, "alwaysinline");
         }
-        let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
-        // The inliner deletes internal functions it has inlined everywhere; the copies
-        // must survive (each may be differentiated itself), so they are external meanwhile.
-        for &c in &copies {
-            unsafe { LLVMSetLinkage(c, llvm_sys::LLVMLinkage::LLVMExternalLinkage) };
-        }
         let t = std::time::Instant::now();
-        let result = crate::pipeline::run_function_passes(self.module, &copies, "always-inline");
+        let result = crate::pipeline::run_function_passes(self.module, copies, "always-inline");
         self.prepare_time += t.elapsed();
-        for &c in &copies {
+        for &c in &all_copies {
             unsafe { LLVMSetLinkage(c, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
+        }
+        for &c in inlined {
             ir::remove_fn_attr(c, "alwaysinline");
         }
+        for &f in &shielded {
+            ir::add_fn_attr(f, "alwaysinline");
+        }
         result
+    }
+
+    /// CPU code: calls of small functions are inlined into the prepared copies, so the
+    /// callee's derivative is part of the caller's (one sweep, values cached or recomputed
+    /// across the call boundary) instead of an augmented forward and a reverse exchanging a
+    /// tape. Small: at most `INLINE_LIMIT` instructions, not variadic, not (mutually)
+    /// recursive, no custom derivative, not RadX's own runtime. Only the prepared copies
+    /// change, so -O0's `optnone`/`noinline` do not stop it.
+    fn inline_small_callees(&mut self, fresh: &[(Value, Value)]) -> Result<()> {
+        let copy_of: HashMap<Value, Value> = fresh.iter().copied().collect();
+        let mut chosen = HashSet::new();
+        for &(_, c) in fresh {
+            for i in ir::all_instructions(c) {
+                if ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMCall) {
+                    continue;
+                }
+                let Some(callee) = ir::called_function(i) else { continue };
+                let Some(&callee_copy) = copy_of.get(&callee) else { continue };
+                if !self.worth_inlining(callee) {
+                    continue;
+                }
+                let n = ir::num_operands(i);
+                ir::set_operand(i, n - 1, callee_copy);
+                chosen.insert(callee_copy);
+            }
+        }
+        if chosen.is_empty() {
+            return Ok(());
+        }
+        let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
+        let chosen: Vec<Value> = chosen.into_iter().collect();
+        self.inline_into_copies(&copies, &chosen)
+    }
+
+    fn worth_inlining(&self, callee: Value) -> bool {
+        let name = ir::name_of(callee);
+        !ir::is_declaration(callee)
+            && !name.starts_with("radx.")
+            && !self.has_custom_rule(callee)
+            && !ir::is_vararg(ir::function_type(callee))
+            && ir::all_instructions(callee).len() <= INLINE_LIMIT
+            && !reaches_itself(callee)
+            && self.calls_only_known_functions(callee)
+    }
+
+    /// Does `f` call nothing RadX would reject? A callee that calls an external function
+    /// without a derivative is left as a call, so the diagnostic names it, not its caller.
+    fn calls_only_known_functions(&self, f: Value) -> bool {
+        ir::all_instructions(f).into_iter().filter(|&i| ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMCall)).all(|i| {
+            let Some(g) = ir::called_function(i) else { return false };
+            let name = ir::name_of(g);
+            if !ir::is_declaration(g) {
+                return self.worth_inlining(g);
+            }
+            name.starts_with("llvm.")
+                || crate::rules::rule_for_callee(&name).is_some()
+                || crate::rules::memory::allocator(&name).is_some()
+                || crate::rules::memory::memory_transfer(&name).is_some()
+                || crate::rules::memory::is_inactive_function(&name)
+        })
     }
 
     /// The original function a prepared copy was made from.
@@ -316,6 +398,30 @@ impl Engine {
 }
 
 /// Mutable globals (in the default address space) that `f` stores floating-point data into.
+/// Callees at most this large (in instructions) are inlined before differentiating on CPUs.
+const INLINE_LIMIT: usize = 150;
+
+/// Can `f` call itself, directly or through other defined functions?
+fn reaches_itself(f: Value) -> bool {
+    let mut seen = HashSet::new();
+    let mut todo = vec![f];
+    while let Some(g) = todo.pop() {
+        for i in ir::all_instructions(g) {
+            if ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMCall) {
+                continue;
+            }
+            let Some(h) = ir::called_function(i) else { continue };
+            if h == f {
+                return true;
+            }
+            if !ir::is_declaration(h) && seen.insert(h) {
+                todo.push(h);
+            }
+        }
+    }
+    false
+}
+
 fn written_float_globals(f: Value) -> Vec<Value> {
     let mut out = Vec::new();
     for i in ir::all_instructions(f) {

@@ -37,6 +37,7 @@ pub struct Options {
 
 /// The reverse-mode tape optimizations that can be switched off one by one.
 pub const OPTIMIZATIONS: &[(&str, &str)] = &[
+    ("inline", "inline calls of small functions (CPU) before differentiating, instead of a split derivative per callee"),
     ("induction", "recover induction variables and loop branch decisions instead of caching them"),
     ("exit-value", "start a loop's reverse counter from its exit test's bound instead of recording it"),
     ("forward-stores", "re-derive reads of a scratch array from what its one filling loop stored, instead of caching them"),
