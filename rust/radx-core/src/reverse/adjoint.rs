@@ -111,7 +111,7 @@ impl<'e> RevGen<'e> {
         if let Some(&l) = self.iteration_cached.get(&n).filter(|&&l| self.cfg.loop_contains(l, self.current)) {
             let t = ir::type_of(need_value(n));
             debug_assert!(self.cfg.loops[l].latches.len() == 1);
-            let slot = self.iteration_slot(n, t);
+            let slot = self.hoisted_slot(n, l, t);
             let v = self.rb.load(t, slot);
             self.memo.insert(n, v);
             return Ok(v);

@@ -66,7 +66,6 @@ pub struct RevGen<'e> {
     /// Values pushed once per iteration of a loop, at its latch, for every block of the
     /// iteration that would have pushed its own copy (see `merge_iteration_caches`).
     pub iteration_cached: HashMap<Need, usize>,
-    pub iteration_slots: HashMap<Need, Value>,
     /// Forward-sweep stack slots carrying such a value from its definition to a latch
     /// that the definition does not dominate.
     pub iteration_carry: HashMap<Need, Value>,
@@ -74,7 +73,8 @@ pub struct RevGen<'e> {
     pub free_memo: HashMap<(Need, usize), bool>,
     /// Loops whose tape is reserved on entry from their trip count.
     pub sized_loops: Vec<usize>,
-    /// Loop-invariant caches: pushed at the loop's exits, held in a slot for its reverse.
+    /// Loop-invariant caches: pushed at the loop's exits, held in a slot for its reverse
+    /// (the slots also hold values pushed once per iteration, see `merge_iteration_caches`).
     pub hoisted: HashSet<(Need, usize)>,
     pub hoisted_slots: HashMap<(Need, usize), Value>,
     /// The module is GPU code: shared adjoints are accumulated atomically.
@@ -149,7 +149,6 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         witnessed_joins: HashMap::new(),
         free_memo: HashMap::new(),
         iteration_cached: HashMap::new(),
-        iteration_slots: HashMap::new(),
         iteration_carry: HashMap::new(),
         hoisted: HashSet::new(),
         sized_loops: Vec::new(),

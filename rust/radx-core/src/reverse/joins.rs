@@ -125,16 +125,34 @@ impl<'e> RevGen<'e> {
     /// Which predecessor the join `j` was entered from, as its index in `preds[j]`, from
     /// the witnesses (`Cfg::entry_witnesses`): the unwitnessed one when no witness holds.
     pub(super) fn entered_from(&mut self, j: usize, witnesses: &[Option<EdgeWitness>], at: Value) -> Result<Value> {
+        debug_assert!(self.cfg.preds[j].len() == witnesses.len());
         let i32t = self.rb.i32_type();
+        self.select_by_entry(witnesses, at, |g, k| Ok(g.rb.const_int(i32t, k as u64)))
+    }
+
+    /// A join phi, rebuilt from its incoming values by which way the join was entered.
+    pub(super) fn rebuild_join_phi(&mut self, phi: Value, at: Value) -> Result<Value> {
+        let j = self.cfg.block_index(ir::parent_block(phi)).unwrap();
+        let witnesses = self.cfg.entry_witnesses(j).unwrap();
+        let blocks: Vec<ir::Block> = self.cfg.preds[j].iter().map(|&p| self.cfg.blocks[p]).collect();
+        self.select_by_entry(&witnesses, at, |g, k| {
+            let v = unsafe { (0..LLVMCountIncoming(phi)).find(|&e| LLVMGetIncomingBlock(phi, e) == blocks[k]).map(|e| LLVMGetIncomingValue(phi, e)).unwrap() };
+            g.materialize(Need::Primal(v), at)
+        })
+    }
+
+    /// `value_of(k)` for the predecessor `k` the join was entered from: a chain of selects
+    /// on the witnesses, the unwitnessed predecessor's value when none holds.
+    fn select_by_entry(&mut self, witnesses: &[Option<EdgeWitness>], at: Value, mut value_of: impl FnMut(&mut Self, usize) -> Result<Value>) -> Result<Value> {
         let fallback = witnesses.iter().position(|w| w.is_none()).unwrap_or(witnesses.len() - 1);
-        let mut id = self.rb.const_int(i32t, fallback as u64);
+        let mut v = value_of(self, fallback)?;
         for (k, w) in witnesses.iter().enumerate() {
             let Some(w) = w.as_ref().filter(|_| k != fallback) else { continue };
+            let x = value_of(self, k)?;
             let taken = self.witness_holds(w, at)?;
-            id = self.rb.select(taken, self.rb.const_int(i32t, k as u64), id);
+            v = self.rb.select(taken, x, v);
         }
-        debug_assert!(self.cfg.preds[j].len() == witnesses.len());
-        Ok(id)
+        Ok(v)
     }
 
     fn witness_holds(&mut self, w: &EdgeWitness, at: Value) -> Result<Value> {
@@ -149,24 +167,4 @@ impl<'e> RevGen<'e> {
         }
         Ok(all.expect("a witness has at least one branch side"))
     }
-
-    /// A join phi, rebuilt from its incoming values by which way the join was entered.
-    pub(super) fn rebuild_join_phi(&mut self, phi: Value, at: Value) -> Result<Value> {
-        let j = self.cfg.block_index(ir::parent_block(phi)).unwrap();
-        let witnesses = self.cfg.entry_witnesses(j).unwrap();
-        let blocks: Vec<ir::Block> = self.cfg.preds[j].iter().map(|&p| self.cfg.blocks[p]).collect();
-        let incoming = |k: usize| unsafe {
-            (0..LLVMCountIncoming(phi)).find(|&e| LLVMGetIncomingBlock(phi, e) == blocks[k]).map(|e| LLVMGetIncomingValue(phi, e)).unwrap()
-        };
-        let fallback = witnesses.iter().position(|w| w.is_none()).unwrap_or(witnesses.len() - 1);
-        let mut v = self.materialize(Need::Primal(incoming(fallback)), at)?;
-        for (k, w) in witnesses.iter().enumerate() {
-            let Some(w) = w.as_ref().filter(|_| k != fallback) else { continue };
-            let x = self.materialize(Need::Primal(incoming(k)), at)?;
-            let taken = self.witness_holds(w, at)?;
-            v = self.rb.select(taken, x, v);
-        }
-        Ok(v)
-    }
-
 }

@@ -105,8 +105,8 @@ impl<'e> RevGen<'e> {
         };
         for (n, v) in needs.iter().zip(&vals) {
             self.memo.insert(*n, *v);
-            if self.iteration_cached.get(n).map(|&l| self.cfg.loops[l].latches == [b]).unwrap_or(false) {
-                let slot = self.iteration_slot(*n, ir::type_of(*v));
+            if let Some(&l) = self.iteration_cached.get(n).filter(|&&l| self.cfg.loops[l].latches == [b]) {
+                let slot = self.hoisted_slot(*n, l, ir::type_of(*v));
                 self.rb.store(*v, slot);
             }
         }
@@ -230,15 +230,9 @@ impl<'e> RevGen<'e> {
         Ok(())
     }
 
-    pub(super) fn iteration_slot(&mut self, n: Need, t: Type) -> Value {
-        if let Some(&s) = self.iteration_slots.get(&n) {
-            return s;
-        }
-        let s = self.rb.entry_alloca(self.rev, t);
-        self.iteration_slots.insert(n, s);
-        s
-    }
-
+    /// The slot holding `n` for the reverse of loop `l`: a value hoisted out of `l`, or one
+    /// pushed once per iteration of `l` (never both for one loop: the first is defined
+    /// outside `l`, the second inside).
     pub(super) fn hoisted_slot(&mut self, n: Need, l: usize, t: Type) -> Value {
         if let Some(&s) = self.hoisted_slots.get(&(n, l)) {
             return s;
