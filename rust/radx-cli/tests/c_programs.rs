@@ -73,7 +73,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill);
 
 /// A program added to `tests/c/` must be listed above, or it would never run.
 #[test]
@@ -138,6 +138,21 @@ fn scratch_reads_are_recomputed_not_recorded() {
     assert!(!with.iter().any(|l| l.contains("load double")), "reads of the scratch array were cached: {with:#?}");
     let without = cached_values(&["--radx-disable=forward-stores"]);
     assert!(without.iter().any(|l| l.contains("load double")), "without forwarding the reads should be cached: {without:#?}");
+}
+
+/// Store forwarding through a vectorized fill: at -O2 clang fills the scratch array with a
+/// vector loop and a scalar remainder; the vectorized read, the triangle's column reads and
+/// their remainders are all re-derived from `x` and `mu`: none of them is recorded (the
+/// reads of `y`, which several loops write, still are).
+#[test]
+fn reads_after_a_vectorized_fill_are_recomputed_not_recorded() {
+    let cached = |extra: &[&str]| -> Vec<String> {
+        radx_stats("vector_fill", "-O2", extra).lines().filter(|l| l.trim_start().starts_with("cached:") && l.contains("= load")).map(|l| l.trim().to_string()).collect()
+    };
+    let with = cached(&[]);
+    let without = cached(&["--radx-disable=forward-stores"]);
+    assert!(without.iter().any(|l| l.contains("<2 x double>")), "without forwarding the vector reads should be cached: {without:#?}");
+    assert!(with.len() < without.len() && !with.iter().any(|l| l.contains("<2 x double>")), "reads of the filled array were cached: {with:#?}");
 }
 
 /// Joins: which way the branches inside the loops went (and the phis that depend on it,

@@ -40,7 +40,7 @@ pub const OPTIMIZATIONS: &[(&str, &str)] = &[
     ("inline", "inline calls of small functions (CPU) before differentiating, instead of a split derivative per callee"),
     ("induction", "recover induction variables and loop branch decisions instead of caching them"),
     ("exit-value", "start a loop's reverse counter from its exit test's bound instead of recording it"),
-    ("forward-stores", "re-derive reads of a scratch array from what its one filling loop stored, instead of caching them"),
+    ("forward-stores", "re-derive reads of a scratch array from what its filling loop (or vectorized loop and remainder) stored, instead of caching them"),
     ("joins", "tell which way a join block was entered (and its phis' values) from branch conditions the reverse recomputes, instead of recording it"),
     ("hoist", "cache loop-invariant values once per loop, not per iteration"),
     ("merge-caches", "a value several blocks of one loop iteration cache is pushed once, at the latch"),

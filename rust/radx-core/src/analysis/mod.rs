@@ -4,5 +4,6 @@ pub mod activity;
 pub mod cfg;
 pub mod forwarding;
 pub mod gpu;
+pub mod lanes;
 pub mod memory;
 pub mod shared;

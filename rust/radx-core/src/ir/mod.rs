@@ -66,6 +66,20 @@ pub fn is_void(t: Type) -> bool {
     type_kind(t) == LLVMTypeKind::LLVMVoidTypeKind
 }
 
+/// A fixed-width vector type (`<N x T>`).
+pub fn is_vector(t: Type) -> bool {
+    type_kind(t) == LLVMTypeKind::LLVMVectorTypeKind
+}
+
+/// The lane count of a fixed-width vector type; 0 for anything else.
+pub fn vector_len(t: Type) -> u32 {
+    if is_vector(t) {
+        unsafe { LLVMGetVectorSize(t) }
+    } else {
+        0
+    }
+}
+
 pub fn is_aggregate(t: Type) -> bool {
     matches!(type_kind(t), LLVMTypeKind::LLVMStructTypeKind | LLVMTypeKind::LLVMArrayTypeKind)
 }
