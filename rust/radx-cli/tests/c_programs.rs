@@ -165,6 +165,27 @@ fn join_entries_are_recomputed_not_recorded() {
     assert!(with < without, "joins should shrink the tape: {with} B with, {without} B without");
 }
 
+/// Joins whose incoming values read the loop iteration's own cache: in GMM's shape the
+/// remainder of each column starts at the column's running index plus what the vector loop
+/// did (a phi of two computed values). It is rebuilt from the running index, which the
+/// column records anyway, instead of being recorded too; without joins it is recorded.
+#[test]
+fn remainder_starts_are_rebuilt_from_the_running_index() {
+    let computed_phis = |extra: &[&str]| -> Vec<String> {
+        let text = radx_stats("joins", "-O2", extra);
+        let section = text.lines().skip_while(|l| !l.trim_start().starts_with("differows_through_triangle ")).skip(1).take_while(|l| !l.trim_start().starts_with("diffe"));
+        section
+            .filter(|l| l.contains("cached:") && l.contains("= phi i"))
+            .filter(|l| !l.split('[').skip(1).any(|arm| arm.trim_start().split(',').next().map(|v| v.trim().parse::<i64>().is_ok()).unwrap_or(false)))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let with = computed_phis(&[]);
+    assert!(with.is_empty(), "phis of computed values were recorded: {with:#?}");
+    let without = computed_phis(&["--radx-disable=joins"]);
+    assert!(!without.is_empty(), "without joins the remainder's start should be recorded");
+}
+
 /// Merged caches: in GMM's objective (the benchmark's source, at -O2, where clang has
 /// vectorized the triangle) each entry of the scratch vector is needed by the reverse of
 /// both the vector loop and the remainder of its column; it is pushed once per column.

@@ -64,6 +64,19 @@ impl<'e> RevGen<'e> {
     /// block `b`'s reverse is rebuilt there as a select, not cached. `b` must see the same
     /// visit of the join as the phi's value: dominated by the join, inside its loop.
     pub(super) fn join_phi_recomputable(&mut self, v: Value, b: usize, depth: u32) -> bool {
+        self.join_phi_rebuildable(v, b, depth, false)
+    }
+
+    /// As `join_phi_recomputable`, but the incoming values may also be computed from one
+    /// value the join's loop iteration caches (the column's start in the vectorized
+    /// triangle, which the remainder's start is derived from): the phi then costs no tape
+    /// of its own, and merge-caches pushes that value once for the iteration's blocks.
+    /// For planning only — the phi is not free in `free_at`'s sense.
+    pub(super) fn join_phi_worth_rebuilding(&mut self, v: Value, b: usize) -> bool {
+        self.join_phi_rebuildable(v, b, 0, true)
+    }
+
+    fn join_phi_rebuildable(&mut self, v: Value, b: usize, depth: u32, iteration_cache: bool) -> bool {
         if ir::opcode(v) != Some(LLVMPHI) || !self.engine.options.enabled("joins") || depth > 16 {
             return false;
         }
@@ -80,7 +93,39 @@ impl<'e> RevGen<'e> {
         let incoming: Vec<Value> = ir::operands(v).into_iter().filter(|o| !is_block_or_metadata(*o)).collect();
         let conditions: Vec<Value> = self.cfg.entry_witnesses(j).unwrap_or_default().iter().flatten().flat_map(|w| w.conditions()).collect();
         let witnesses_free = conditions.into_iter().all(|c| self.free_at(Need::Primal(c), b, depth + 1));
-        witnesses_free && incoming.into_iter().all(|o| o != v && self.available_at(o, b) && self.free_at(Need::Primal(o), b, depth + 1) || self.speculatable_at(o, b, depth + 1))
+        let mut leaves = Vec::new();
+        let join_loop = self.cfg.loop_of[j];
+        witnesses_free
+            && incoming.into_iter().all(|o| {
+                o != v && self.available_at(o, b) && self.free_or_cached(o, b, join_loop, iteration_cache, &mut leaves, depth + 1)
+                    || self.speculatable_at(o, b, join_loop, iteration_cache, &mut leaves, depth + 1)
+            })
+    }
+
+    /// Free in block `b`, or (when `iteration_cache`) computed from one value cached in
+    /// loop `l`'s iteration (see `from_iteration_cache`).
+    fn free_or_cached(&mut self, v: Value, b: usize, l: Option<usize>, iteration_cache: bool, leaves: &mut Vec<Value>, depth: u32) -> bool {
+        self.free_at(Need::Primal(v), b, depth) || iteration_cache && self.from_iteration_cache(v, b, l, leaves, depth)
+    }
+
+    /// Is `v` computed, by recomputation, from values free in block `b` and at most one
+    /// value defined in `l`'s iteration that is cached (collected in `leaves`)?
+    fn from_iteration_cache(&mut self, v: Value, b: usize, l: Option<usize>, leaves: &mut Vec<Value>, depth: u32) -> bool {
+        let n = Need::Primal(v);
+        if depth > 16 || self.free_at(n, b, depth) {
+            return depth <= 16;
+        }
+        match self.strategy(n) {
+            Strategy::Recompute => ir::operands(v).into_iter().filter(|o| !is_block_or_metadata(*o)).all(|o| self.from_iteration_cache(o, b, l, leaves, depth + 1)),
+            Strategy::Cache => {
+                let same_iteration = l.is_some() && self.cfg.block_index(ir::parent_block(v)).map(|d| self.cfg.loop_of[d] == l).unwrap_or(false);
+                if same_iteration && !leaves.contains(&v) {
+                    leaves.push(v);
+                }
+                same_iteration && leaves.len() <= 1
+            }
+            _ => false,
+        }
     }
 
     /// Is `v` defined on every path to block `b` (a constant, an argument, or an
@@ -95,7 +140,7 @@ impl<'e> RevGen<'e> {
     /// Can block `b`'s reverse compute `v` even when the primal never did this time: pure
     /// arithmetic (no memory, no division) on values defined on every path to `b` and
     /// induction variables of loops around it, with nothing pushed.
-    fn speculatable_at(&mut self, v: Value, b: usize, depth: u32) -> bool {
+    fn speculatable_at(&mut self, v: Value, b: usize, l: Option<usize>, iteration_cache: bool, leaves: &mut Vec<Value>, depth: u32) -> bool {
         if depth > 16 {
             return false;
         }
@@ -104,12 +149,12 @@ impl<'e> RevGen<'e> {
             return true;
         }
         if self.available_at(v, b) {
-            return self.free_at(n, b, depth);
+            return self.free_or_cached(v, b, l, iteration_cache, leaves, depth);
         }
         let Some(op) = ir::opcode(v) else { return false };
         (cheap_integer_or_address(op) || cheap_float(op))
             && self.strategy(n) == Strategy::Recompute
-            && ir::operands(v).into_iter().all(|o| self.speculatable_at(o, b, depth + 1))
+            && ir::operands(v).into_iter().all(|o| self.speculatable_at(o, b, l, iteration_cache, leaves, depth + 1))
     }
 
     /// What rebuilding a join phi reads: its incoming values and the join's witnesses.

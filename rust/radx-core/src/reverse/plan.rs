@@ -395,7 +395,7 @@ impl<'e> RevGen<'e> {
             return;
         }
         if let Need::Primal(v) = n {
-            if self.join_phi_recomputable(v, b, 0) {
+            if self.join_phi_worth_rebuilding(v, b) {
                 if self.recompute_in.insert((n, b)) {
                     for o in self.join_phi_operands(v) {
                         self.plan(o, b);
