@@ -155,6 +155,33 @@ fn reads_after_a_vectorized_fill_are_recomputed_not_recorded() {
     assert!(with.len() < without.len() && !with.iter().any(|l| l.contains("<2 x double>")), "reads of the filled array were cached: {with:#?}");
 }
 
+/// The reverse sweep tells LLVM that its stores (into shadows, slots, the tape) do not
+/// change the primal memory it reads again (`x`, `mu`, `L` of vector_fill.c): those reads
+/// carry a scope, the stores `noalias` with it, so LLVM may hoist the reads out of the
+/// reverse loops.
+#[test]
+fn reverse_stores_are_declared_apart_from_read_only_primal_memory() {
+    let dir = scratch("vector_fill-ir");
+    let ll = dir.join("vector_fill.ll");
+    let out = Command::new(RADX)
+        .args(["cc", "-O2", "-S", "-emit-llvm", "-I"])
+        .arg(c_dir())
+        .arg(c_dir().join("vector_fill.c"))
+        .arg("-o")
+        .arg(&ll)
+        .output()
+        .expect("run radx cc");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&ll).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let scoped_loads = text.lines().filter(|l| l.contains(" load ") && l.contains("!alias.scope")).count();
+    let noalias_stores = text.lines().filter(|l| l.trim_start().starts_with("store ") && l.contains("!noalias")).count();
+    assert!(scoped_loads > 0 && noalias_stores > 0, "{scoped_loads} scoped loads, {noalias_stores} noalias stores");
+    // The primal function itself is untouched.
+    let primal: String = text.lines().skip_while(|l| !l.starts_with("define dso_local double @fill_objective")).take_while(|l| *l != "}").collect();
+    assert!(!primal.contains("!noalias") && !primal.contains("!alias.scope"), "the primal function got alias metadata");
+}
+
 /// Joins: which way the branches inside the loops went (and the phis that depend on it,
 /// such as where the vectorized triangular loop's remainder starts) is recomputed from
 /// the loop counters in the reverse sweep; without it each visit records its predecessor.

@@ -212,6 +212,9 @@ impl<'e> RevGen<'e> {
         if matches!(n, Need::Shadow(_)) || ir::opcode(v) == Some(LLVMLoad) {
             crate::forward::strip_value_metadata(c);
         }
+        if matches!(n, Need::Primal(_)) && ir::opcode(v) == Some(LLVMLoad) && self.load_is_repeatable(v) {
+            self.readonly_loads.push(c);
+        }
         Ok(c)
     }
 

@@ -85,6 +85,9 @@ pub struct RevGen<'e> {
     /// block runs at most once per call, so one slot per value is enough).
     pub group_slots: HashMap<usize, Vec<Value>>,
     pub exit_slot: Option<Value>,
+    /// Recomputed loads of memory the function never writes, in the reverse sweep: what
+    /// they read no store there can change (see `mark_readonly_loads`).
+    pub readonly_loads: Vec<Value>,
 }
 
 pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunctions> {
@@ -156,6 +159,7 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         gpu: crate::rules::gpu::is_gpu_module(engine.module),
         uses_tape: true,
         group_slots: HashMap::new(),
+        readonly_loads: Vec::new(),
         exit_slot: None,
         cfg,
         engine,
@@ -220,7 +224,10 @@ impl<'e> RevGen<'e> {
             || !self.req.combined && self.cfg.exits.len() > 1;
         self.setup_functions();
         self.forward_sweep()?;
+        let before: HashSet<Block> = ir::blocks(self.rev).into_iter().collect();
         self.reverse_sweep()?;
+        let reverse_blocks: HashSet<Block> = ir::blocks(self.rev).into_iter().filter(|b| !before.contains(b) || self.rblocks.contains(b)).collect();
+        self.mark_readonly_loads(&reverse_blocks);
         Ok(self.tape_stats())
     }
 
@@ -298,6 +305,39 @@ impl<'e> RevGen<'e> {
             }
         }
         Ok(())
+    }
+
+    /// Tells LLVM that the reverse sweep's stores (adjoints into shadows, the tape, stack
+    /// slots) never write what its recomputed read-only loads read: those loads get a
+    /// scope of their own, every store of the reverse sweep `noalias` with it. A load is
+    /// recomputed only when nothing in the function writes its memory after it and no
+    /// caller can in between (combined mode), and shadows are separate from the primal
+    /// memory they shadow, so the claim holds. Without it LLVM cannot hoist such a load
+    /// (`x[i] - mu[i]` rebuilt in the reverse of a loop over `j`) past the shadow stores of
+    /// the loop, or must check for overlap at run time before vectorizing.
+    pub(super) fn mark_readonly_loads(&mut self, reverse_blocks: &HashSet<Block>) {
+        if self.readonly_loads.is_empty() || !self.req.combined || !self.engine.options.enabled("alias-scopes") {
+            return;
+        }
+        let ctx = self.rb.ctx;
+        let name = ir::name_of(self.rev);
+        unsafe {
+            let string = |s: &str| LLVMMDStringInContext2(ctx, s.as_ptr() as *const _, s.len());
+            let node = |ops: &mut [llvm_sys::prelude::LLVMMetadataRef]| LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
+            let domain = node(&mut [string(&format!("radx.reverse.{name}"))]);
+            let scope = node(&mut [string(&format!("radx.reverse.{name}.read-only primal memory")), domain]);
+            let list = LLVMMetadataAsValue(ctx, node(&mut [scope]));
+            for &load in &self.readonly_loads {
+                LLVMSetMetadata(load, ir::md_kind(ctx, "alias.scope"), list);
+            }
+            for &b in reverse_blocks {
+                for i in ir::instructions(b) {
+                    if ir::opcode(i) == Some(LLVMStore) {
+                        LLVMSetMetadata(i, ir::md_kind(ctx, "noalias"), list);
+                    }
+                }
+            }
+        }
     }
 
     /// Does the forward sweep record which predecessor block `b` was entered from? Not
