@@ -347,9 +347,10 @@ fn array_index(p: Value) -> Option<(Value, Value, i64, ir::Type)> {
     Some((base, idx, 0, elem))
 }
 
-/// Every store into `obj` when every other use only reads, frees or ends its lifetime.
-fn only_writers(obj: Value) -> Option<Vec<Value>> {
-    let mut writers = Vec::new();
+/// Every use of `obj` or of an address computed from it by GEPs and bitcasts (those
+/// excepted), with the address it uses.
+fn uses_through_addresses(obj: Value) -> Vec<(Value, Value)> {
+    let mut out = Vec::new();
     let mut todo = vec![obj];
     let mut seen = std::collections::HashSet::new();
     while let Some(p) = todo.pop() {
@@ -357,19 +358,31 @@ fn only_writers(obj: Value) -> Option<Vec<Value>> {
             continue;
         }
         for u in ir::users(p) {
-            match ir::opcode(u)? {
-                LLVMGetElementPtr | LLVMBitCast if ir::operand(u, 0) == p => todo.push(u),
-                LLVMLoad => {}
-                LLVMStore if ir::operand(u, 1) == p && ir::operand(u, 0) != p => writers.push(u),
-                LLVMCall => {
-                    let name = ir::called_function(u).map(ir::name_of)?;
-                    let harmless = name == "free" || name.starts_with("llvm.lifetime.") || name.starts_with("_Zdl") || name.starts_with("_Zda");
-                    if !harmless || ir::call_args(u).iter().skip(1).any(|a| *a == p) && !name.starts_with("llvm.lifetime.") {
-                        return None;
-                    }
-                }
-                _ => return None,
+            if matches!(ir::opcode(u), Some(LLVMGetElementPtr) | Some(LLVMBitCast)) && ir::operand(u, 0) == p {
+                todo.push(u);
+            } else {
+                out.push((u, p));
             }
+        }
+    }
+    out
+}
+
+/// Every store into `obj` when every other use only reads, frees or ends its lifetime.
+fn only_writers(obj: Value) -> Option<Vec<Value>> {
+    let mut writers = Vec::new();
+    for (u, p) in uses_through_addresses(obj) {
+        match ir::opcode(u)? {
+            LLVMLoad => {}
+            LLVMStore if ir::operand(u, 1) == p && ir::operand(u, 0) != p => writers.push(u),
+            LLVMCall => {
+                let name = ir::called_function(u).map(ir::name_of)?;
+                let harmless = name == "free" || name.starts_with("llvm.lifetime.") || name.starts_with("_Zdl") || name.starts_with("_Zda");
+                if !harmless || ir::call_args(u).iter().skip(1).any(|a| *a == p) && !name.starts_with("llvm.lifetime.") {
+                    return None;
+                }
+            }
+            _ => return None,
         }
     }
     (!writers.is_empty()).then_some(writers)
@@ -379,19 +392,11 @@ fn only_writers(obj: Value) -> Option<Vec<Value>> {
 /// used) are dead: the derivative need not replay them or their adjoints.
 fn drop_unread_stores(obj: Value) {
     let mut stores = Vec::new();
-    let mut todo = vec![obj];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(p) = todo.pop() {
-        if !seen.insert(p) {
-            continue;
-        }
-        for u in ir::users(p) {
-            match ir::opcode(u) {
-                Some(LLVMGetElementPtr) | Some(LLVMBitCast) if ir::operand(u, 0) == p => todo.push(u),
-                Some(LLVMStore) if ir::operand(u, 1) == p => stores.push(u),
-                Some(LLVMCall) => {}
-                _ => return,
-            }
+    for (u, p) in uses_through_addresses(obj) {
+        match ir::opcode(u) {
+            Some(LLVMStore) if ir::operand(u, 1) == p => stores.push(u),
+            Some(LLVMCall) => {}
+            _ => return,
         }
     }
     let mut dead: Vec<Value> = Vec::new();
