@@ -166,16 +166,30 @@ pub fn reserve(b: &Builder, state: Value, bytes: Value, reuse: bool) {
     b.call(helper_type(b), pop, &[state, bytes]);
 }
 
-/// Byte layout of one block's group: each value at an 8-byte-aligned offset.
-pub fn layout(m: llvm_sys::prelude::LLVMModuleRef, types: &[Type]) -> (Vec<u64>, u64) {
-    let mut offsets = Vec::new();
+/// Byte layout of one block's group: widest alignment first, each value at its own
+/// alignment, so branch decisions and 32-bit indices share a slot instead of taking 8
+/// bytes each; the group's size is a multiple of 8, keeping the next group aligned.
+/// Returns (offset, alignment) per value, in the given order, and the group's size.
+pub fn layout(m: llvm_sys::prelude::LLVMModuleRef, types: &[Type]) -> (Vec<(u64, u32)>, u64) {
+    let dl = unsafe { llvm_sys::target::LLVMGetModuleDataLayout(m) };
+    let size_align: Vec<(u64, u64)> = types
+        .iter()
+        .map(|t| unsafe {
+            let size = llvm_sys::target::LLVMStoreSizeOfType(dl, *t);
+            (size, (llvm_sys::target::LLVMABIAlignmentOfType(dl, *t) as u64).clamp(1, 8))
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..types.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(size_align[k].1));
+    let mut placed = vec![(0u64, 8u32); types.len()];
     let mut at = 0u64;
-    for t in types {
-        offsets.push(at);
-        let size = unsafe { llvm_sys::target::LLVMStoreSizeOfType(llvm_sys::target::LLVMGetModuleDataLayout(m), *t) };
-        at += (size + 7) / 8 * 8;
+    for k in order {
+        let (size, align) = size_align[k];
+        at = at.div_ceil(align) * align;
+        placed[k] = (at, align as u32);
+        at += size;
     }
-    (offsets, at)
+    (placed, at.div_ceil(8) * 8)
 }
 
 pub fn push_group(b: &Builder, state: Value, values: &[Value], fixed: bool, reuse: bool) {
@@ -186,10 +200,10 @@ pub fn push_group(b: &Builder, state: Value, values: &[Value], fixed: bool, reus
     let (offs, total) = layout(b.module, &types);
     let push = if fixed { fixed_push_helper(b) } else { helpers(b, reuse).0 };
     let at = b.call(helper_type(b), push, &[state, b.const_int(b.i64_type(), total)]);
-    for (v, off) in values.iter().zip(offs) {
+    for (v, (off, align)) in values.iter().zip(offs) {
         let p = if off == 0 { at } else { b.gep_bytes(at, off) };
         let s = b.store(*v, p);
-        unsafe { LLVMSetAlignment(s, 8) };
+        unsafe { LLVMSetAlignment(s, align) };
     }
 }
 
@@ -203,10 +217,10 @@ pub fn pop_group(b: &Builder, state: Value, types: &[Type]) -> Vec<Value> {
     types
         .iter()
         .zip(offs)
-        .map(|(t, off)| {
+        .map(|(t, (off, align))| {
             let p = if off == 0 { at } else { b.gep_bytes(at, off) };
             let l = b.load(*t, p);
-            unsafe { LLVMSetAlignment(l, 8) };
+            unsafe { LLVMSetAlignment(l, align) };
             l
         })
         .collect()
