@@ -73,7 +73,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice);
 
 /// A program added to `tests/c/` must be listed above, or it would never run.
 #[test]
@@ -223,6 +223,21 @@ fn values_several_blocks_of_an_iteration_need_are_pushed_once() {
     let with = tape_bytes(&stats(&[]), "gmm_objective");
     let without = tape_bytes(&stats(&["--radx-disable=merge-caches"]), "gmm_objective");
     assert!(with < without, "merging should shrink the tape: {with} B with, {without} B without");
+}
+
+/// Min-cut: with the running maximum's comparisons cached (a byte each, packed) instead of
+/// the elements and maxima they are recomputed from, and one shared read cached instead of
+/// the two products made of it, both functions of cache_choice.c push less per iteration.
+#[test]
+fn caches_are_chosen_by_a_minimum_cut() {
+    for function in ["running_max", "shared_read"] {
+        let with = tape_bytes(&radx_stats("cache_choice", "-O2", &[]), function);
+        let without = tape_bytes(&radx_stats("cache_choice", "-O2", &["--radx-disable=min-cut"]), function);
+        assert!(with < without, "{function}: {with} B with min-cut, {without} B without");
+    }
+    let text = radx_stats("cache_choice", "-O2", &[]);
+    let section: Vec<&str> = text.lines().skip_while(|l| !l.trim_start().starts_with("diffeshared_read ")).skip(1).take_while(|l| !l.trim_start().starts_with("diffe")).collect();
+    assert!(section.iter().all(|l| !(l.contains("cached:") && l.contains("fmul"))), "the products should be recomputed: {section:#?}");
 }
 
 /// Inlining: the small helpers of inlined_helpers.c become part of the caller's

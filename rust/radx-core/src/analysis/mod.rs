@@ -6,4 +6,5 @@ pub mod forwarding;
 pub mod gpu;
 pub mod lanes;
 pub mod memory;
+pub mod min_cut;
 pub mod shared;

@@ -201,6 +201,7 @@ impl<'e> RevGen<'e> {
     pub(super) fn run(&mut self) -> Result<TapeStats> {
         self.find_deferred_frees()?;
         self.decide_calls()?;
+        self.choose_caches_by_min_cut();
         self.witness_joins();
         for b in 0..self.cfg.blocks.len() {
             for i in ir::instructions(self.cfg.blocks[b]) {

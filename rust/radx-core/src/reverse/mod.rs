@@ -18,6 +18,7 @@
 //! of memory nothing overwrites are recomputed, everything else is cached.
 
 mod adjoint;
+mod cache_choice;
 mod forward_sweep;
 mod gen;
 mod joins;

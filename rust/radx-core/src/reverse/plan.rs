@@ -432,7 +432,7 @@ impl<'e> RevGen<'e> {
 
 /// Julia's task-local values (the GC stack, the current task, type tags) are recomputed,
 /// never cached: the reverse sweep may run on another task.
-fn task_local(v: Value) -> bool {
+pub(super) fn task_local(v: Value) -> bool {
     let Some(name) = ir::called_function(v).filter(|_| ir::opcode(v) == Some(LLVMCall)).map(ir::name_of) else { return false };
     rules::julia::julia_call(&name) == Some(rules::julia::JuliaCall::InactiveRecompute) || rules::gpu::gpu_call(&name) == Some(rules::gpu::GpuCall::Index)
 }
