@@ -73,7 +73,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints);
 
 /// A program added to `tests/c/` must be listed above, or it would never run.
 #[test]
@@ -238,6 +238,19 @@ fn caches_are_chosen_by_a_minimum_cut() {
     let text = radx_stats("cache_choice", "-O2", &[]);
     let section: Vec<&str> = text.lines().skip_while(|l| !l.trim_start().starts_with("diffeshared_read ")).skip(1).take_while(|l| !l.trim_start().starts_with("diffe")).collect();
     assert!(section.iter().all(|l| !(l.contains("cached:") && l.contains("fmul"))), "the products should be recomputed: {section:#?}");
+}
+
+/// Dead adjoints: the norm that only decides a branch and the residual that is only
+/// counted get no adjoint, so the square root and exponential results are not cached.
+#[test]
+fn adjoints_that_reach_no_output_are_skipped() {
+    let cached = |extra: &[&str]| -> Vec<String> {
+        radx_stats("dead_adjoints", "-O2", extra).lines().filter(|l| l.contains("cached:")).map(|l| l.trim().to_string()).collect()
+    };
+    let with = cached(&[]);
+    assert!(with.iter().all(|l| !l.contains("@sqrt") && !l.contains("@exp")), "dead adjoints' values were cached: {with:#?}");
+    let without = cached(&["--radx-disable=dead-adjoints"]);
+    assert!(without.iter().any(|l| l.contains("@sqrt")), "without the analysis the square root is cached: {without:#?}");
 }
 
 /// Inlining: the small helpers of inlined_helpers.c become part of the caller's

@@ -129,5 +129,11 @@ impl Activity {
     pub fn active_set(&self) -> &HashSet<Value> {
         &self.active
     }
+
+    /// Treats these values as inactive from now on (their adjoints are known to be zero,
+    /// see `useful::dead_adjoints`).
+    pub fn forget(&mut self, values: &HashSet<Value>) {
+        self.active.retain(|v| !values.contains(v));
+    }
 }
 

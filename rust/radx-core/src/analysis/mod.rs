@@ -8,3 +8,4 @@ pub mod lanes;
 pub mod memory;
 pub mod min_cut;
 pub mod shared;
+pub mod useful;

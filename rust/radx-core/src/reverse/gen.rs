@@ -93,7 +93,10 @@ pub struct RevGen<'e> {
 pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunctions> {
     let prepared = engine.prepare(req.function)?;
     let active_args: Vec<bool> = req.args.iter().map(|a| *a != RevArg::Const).collect();
-    let activity = engine.activity(prepared, &active_args);
+    let mut activity = engine.activity(prepared, &active_args);
+    if engine.options.enabled("dead-adjoints") {
+        activity.forget(&crate::analysis::useful::dead_adjoints(prepared, &activity, req.return_active));
+    }
     let b = Builder::new(engine.module);
     let sig = signatures(&b, req);
     let name = ir::name_of(req.function);
