@@ -73,7 +73,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows);
 
 /// A program added to `tests/c/` must be listed above, or it would never run.
 #[test]
@@ -251,6 +251,35 @@ fn adjoints_that_reach_no_output_are_skipped() {
     assert!(with.iter().all(|l| !l.contains("@sqrt") && !l.contains("@exp")), "dead adjoints' values were cached: {with:#?}");
     let without = cached(&["--radx-disable=dead-adjoints"]);
     assert!(without.iter().any(|l| l.contains("@sqrt")), "without the analysis the square root is cached: {without:#?}");
+}
+
+/// Merged shadow allocations: the scratch blocks of merged_shadows.c get their shadows
+/// from their own allocation, so the optimized module calls `malloc` (and `free`) fewer
+/// times than with the merge off.
+#[test]
+fn scratch_blocks_share_one_allocation_with_their_shadows() {
+    let calls = |extra: &[&str]| -> (usize, usize) {
+        let dir = scratch("merged-shadows-ir");
+        let out_ll = dir.join("merged_shadows.ll");
+        let out = Command::new(RADX)
+            .args(["cc", "-O2", "-S", "-emit-llvm", "-I"])
+            .arg(c_dir())
+            .arg(c_dir().join("merged_shadows.c"))
+            .args(extra)
+            .arg("-o")
+            .arg(&out_ll)
+            .output()
+            .expect("run radx cc");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ir = std::fs::read_to_string(&out_ll).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let count = |callee: &str| ir.lines().filter(|l| l.contains("call") && l.contains(callee)).count();
+        (count("@malloc("), count("@free("))
+    };
+    let (with_malloc, with_free) = calls(&[]);
+    let (without_malloc, without_free) = calls(&["--radx-disable=merge-shadows"]);
+    assert!(with_malloc < without_malloc, "malloc calls: {with_malloc} merged, {without_malloc} not");
+    assert!(with_free < without_free, "free calls: {with_free} merged, {without_free} not");
 }
 
 /// Inlining: the small helpers of inlined_helpers.c become part of the caller's

@@ -47,6 +47,7 @@ pub const OPTIMIZATIONS: &[(&str, &str)] = &[
     ("flow", "only writes that can follow a load force it to be cached (flow-sensitive may-overwrite)"),
     ("recompute", "recompute cheap operations and repeatable loads instead of caching them"),
     ("redundant", "recompute cheap float ops from operands that are cached anyway"),
+    ("merge-shadows", "a heap block the function allocates and frees gets its shadow from the same allocation (one malloc and free per block, not two)"),
     ("dead-adjoints", "skip the adjoints of active values that reach no output (they feed only comparisons, integer conversions, unshadowed memory), and what those adjoints would cache"),
     ("min-cut", "choose which rebuildable values to cache by a minimum cut of the value graph (least tape bytes that lets the reverse recompute the rest), instead of value by value"),
     ("stack-slots", "values cached outside loops live in stack slots, not on the heap tape"),

@@ -121,6 +121,11 @@ impl Builder {
     pub fn fcmp(&self, p: LLVMRealPredicate, a: Value, b: Value) -> Value {
         unsafe { LLVMBuildFCmp(self.raw, p, a, b, NO_NAME) }
     }
+    /// `p == null`.
+    pub fn icmp_null(&self, p: Value) -> Value {
+        unsafe { LLVMBuildICmp(self.raw, llvm_sys::LLVMIntPredicate::LLVMIntEQ, p, LLVMConstNull(LLVMTypeOf(p)), b"\0".as_ptr() as *const _) }
+    }
+
     pub fn select(&self, c: Value, a: Value, b: Value) -> Value {
         unsafe { LLVMBuildSelect(self.raw, c, a, b, NO_NAME) }
     }

@@ -675,10 +675,13 @@ impl<'e> RevGen<'e> {
         }
         if let Some(memory::Alloc::Allocate { .. }) = memory::allocator(&name) {
             if let Some(&free_fn) = self.deferred_frees.get(&i) {
-                let s = self.materialize(Need::Shadow(i), i)?;
-                let p = self.materialize(Need::Primal(i), i)?;
                 let fty = unsafe { LLVMGlobalGetValueType(free_fn) };
-                self.rb.call(fty, free_fn, &[s]);
+                // A merged shadow lives in the primal's block and goes with it.
+                if !self.merged_shadows.contains(&i) {
+                    let s = self.materialize(Need::Shadow(i), i)?;
+                    self.rb.call(fty, free_fn, &[s]);
+                }
+                let p = self.materialize(Need::Primal(i), i)?;
                 self.rb.call(fty, free_fn, &[p]);
             }
             return Ok(());

@@ -357,12 +357,21 @@ impl<'e> RevGen<'e> {
         if let Some(kind) = memory::allocator(&name) {
             let p = self.clone_fwd(i);
             match kind {
+                memory::Alloc::Allocate { .. } if self.merged_shadows.contains(&i) => {
+                    let s = self.merge_shadow_allocation(i, p);
+                    self.fshadow.insert(i, s);
+                }
                 memory::Alloc::Allocate { zeroed, size_arg } => {
                     let s = unsafe { LLVMInstructionClone(p) };
                     self.fb.insert(s);
                     ir::clear_debug_loc(s);
                     if !zeroed {
-                        self.fb.memset_zero(s, self.fval(ir::operand(i, size_arg)), 1);
+                        // A request the allocator refuses (the primal sees its null too)
+                        // leaves nothing to zero.
+                        let n = self.fval(ir::operand(i, size_arg));
+                        let failed = self.fb.icmp_null(s);
+                        let len = self.fb.select(failed, ir::const_null(ir::type_of(n)), n);
+                        self.fb.memset_zero(s, len, 1);
                     }
                     self.fshadow.insert(i, s);
                 }

@@ -27,6 +27,8 @@ pub struct RevGen<'e> {
     /// Allocation calls whose frees move to the reverse sweep, with the freeing function.
     pub deferred_frees: HashMap<Value, Value>,
     pub deferred_free_calls: HashSet<Value>,
+    /// Allocations whose shadow shares their block (see `shadow_alloc.rs`).
+    pub merged_shadows: HashSet<Value>,
     pub fwd: Value,
     pub rev: Value,
     pub fb: Builder,
@@ -125,6 +127,7 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         caches: vec![Vec::new(); n],
         deferred_frees: HashMap::new(),
         deferred_free_calls: HashSet::new(),
+        merged_shadows: HashSet::new(),
         fwd: fns.forward,
         rev: fns.reverse,
         fb: Builder::new(engine.module),
@@ -277,6 +280,7 @@ impl<'e> RevGen<'e> {
                     .map(|c| matches!(memory::allocator(&ir::name_of(c)), Some(memory::Alloc::Allocate { .. }) | Some(memory::Alloc::Reallocate)))
                     .unwrap_or(false)
         };
+        let (mut freed_in_place, mut reallocated) = (HashSet::new(), HashSet::new());
         for i in ir::all_instructions(self.primal) {
             if ir::opcode(i) != Some(LLVMCall) {
                 continue;
@@ -290,6 +294,8 @@ impl<'e> RevGen<'e> {
                             self.deferred_frees.insert(o, f);
                         }
                         self.deferred_free_calls.insert(i);
+                    } else {
+                        freed_in_place.extend(objs);
                     }
                 }
                 Some(memory::Alloc::Reallocate) => {
@@ -303,11 +309,13 @@ impl<'e> RevGen<'e> {
                     let free_fn = self.fb.get_or_declare("free", free_ty);
                     for o in objs {
                         self.deferred_frees.insert(o, free_fn);
+                        reallocated.insert(o);
                     }
                 }
                 _ => {}
             }
         }
+        self.choose_merged_shadows(&freed_in_place, &reallocated);
         Ok(())
     }
 

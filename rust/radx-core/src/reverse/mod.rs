@@ -23,6 +23,7 @@ mod forward_sweep;
 mod gen;
 mod joins;
 mod plan;
+mod shadow_alloc;
 mod sweep;
 pub mod tape;
 

@@ -150,7 +150,9 @@ impl<'e> RevGen<'e> {
         if let Some(memory::Alloc::Allocate { .. }) = memory::allocator(&name) {
             if self.deferred_frees.contains_key(&i) {
                 out.push(Need::Primal(i));
-                out.push(Need::Shadow(i));
+                if !self.merged_shadows.contains(&i) {
+                    out.push(Need::Shadow(i));
+                }
             }
             return;
         }
