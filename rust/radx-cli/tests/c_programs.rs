@@ -115,6 +115,25 @@ fn radx_stats_of(src: &Path, include: &Path, args: &[&str]) -> String {
     text
 }
 
+/// The LLVM text `radx cc -O2 -S -emit-llvm` makes of `tests/c/{program}.c`.
+fn optimized_ir(program: &str, extra: &[&str]) -> String {
+    let dir = scratch(&format!("{program}-ir"));
+    let ll = dir.join(format!("{program}.ll"));
+    let out = Command::new(RADX)
+        .args(["cc", "-O2", "-S", "-emit-llvm", "-I"])
+        .arg(c_dir())
+        .arg(c_dir().join(format!("{program}.c")))
+        .args(extra)
+        .arg("-o")
+        .arg(&ll)
+        .output()
+        .expect("run radx cc");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&ll).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    text
+}
+
 /// The values `scratch_objective` caches, as `radx cc --radx-stats` lists them.
 fn cached_values(extra: &[&str]) -> Vec<String> {
     let text = radx_stats("scratch_array", "-O0", extra);
@@ -161,19 +180,7 @@ fn reads_after_a_vectorized_fill_are_recomputed_not_recorded() {
 /// reverse loops.
 #[test]
 fn reverse_stores_are_declared_apart_from_read_only_primal_memory() {
-    let dir = scratch("vector_fill-ir");
-    let ll = dir.join("vector_fill.ll");
-    let out = Command::new(RADX)
-        .args(["cc", "-O2", "-S", "-emit-llvm", "-I"])
-        .arg(c_dir())
-        .arg(c_dir().join("vector_fill.c"))
-        .arg("-o")
-        .arg(&ll)
-        .output()
-        .expect("run radx cc");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = std::fs::read_to_string(&ll).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let text = optimized_ir("vector_fill", &[]);
     let scoped_loads = text.lines().filter(|l| l.contains(" load ") && l.contains("!alias.scope")).count();
     let noalias_stores = text.lines().filter(|l| l.trim_start().starts_with("store ") && l.contains("!noalias")).count();
     assert!(scoped_loads > 0 && noalias_stores > 0, "{scoped_loads} scoped loads, {noalias_stores} noalias stores");
@@ -259,20 +266,7 @@ fn adjoints_that_reach_no_output_are_skipped() {
 #[test]
 fn scratch_blocks_share_one_allocation_with_their_shadows() {
     let calls = |extra: &[&str]| -> (usize, usize) {
-        let dir = scratch("merged-shadows-ir");
-        let out_ll = dir.join("merged_shadows.ll");
-        let out = Command::new(RADX)
-            .args(["cc", "-O2", "-S", "-emit-llvm", "-I"])
-            .arg(c_dir())
-            .arg(c_dir().join("merged_shadows.c"))
-            .args(extra)
-            .arg("-o")
-            .arg(&out_ll)
-            .output()
-            .expect("run radx cc");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let ir = std::fs::read_to_string(&out_ll).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
+        let ir = optimized_ir("merged_shadows", extra);
         let count = |callee: &str| ir.lines().filter(|l| l.contains("call") && l.contains(callee)).count();
         (count("@malloc("), count("@free("))
     };

@@ -9,7 +9,7 @@
 //! the least (bytes, weighted by loop depth) that lets every read be recomputed.
 
 use super::gen::RevGen;
-use super::plan::{cheap_float, cheap_integer_or_address, is_block_or_metadata, task_local, Need, Strategy};
+use super::plan::{cheap_float, cheap_integer_or_address, is_block_or_metadata, reads_task_state, Need, Strategy};
 use crate::analysis::min_cut::VertexCut;
 use crate::ir::{self, Value};
 use llvm_sys::LLVMOpcode::*;
@@ -121,7 +121,7 @@ impl<'e> RevGen<'e> {
             return Role::Free;
         }
         let op = ir::opcode(v).unwrap();
-        if task_local(v) || op == LLVMLoad && task_local(ir::underlying_object(ir::operand(v, 0))) {
+        if reads_task_state(v) {
             return Role::Free;
         }
         if self.engine.options.enabled("induction") && self.cfg.induction_loop(v).is_some() {

@@ -203,7 +203,7 @@ impl<'e> RevGen<'e> {
                     return Strategy::Direct;
                 }
                 let op = ir::opcode(v).unwrap();
-                if task_local(v) || op == LLVMLoad && task_local(ir::underlying_object(ir::operand(v, 0))) {
+                if reads_task_state(v) {
                     return Strategy::Recompute;
                 }
                 if !self.engine.options.enabled("recompute") {
@@ -216,9 +216,6 @@ impl<'e> RevGen<'e> {
                     return Strategy::Recompute;
                 }
                 if op == LLVMLoad && self.load_is_repeatable(v) {
-                    return Strategy::Recompute;
-                }
-                if task_local(v) || op == LLVMLoad && task_local(ir::underlying_object(ir::operand(v, 0))) {
                     return Strategy::Recompute;
                 }
                 Strategy::Cache
@@ -432,9 +429,13 @@ impl<'e> RevGen<'e> {
     }
 }
 
-/// Julia's task-local values (the GC stack, the current task, type tags) are recomputed,
-/// never cached: the reverse sweep may run on another task.
-pub(super) fn task_local(v: Value) -> bool {
+/// Julia's task-local values (the GC stack, the current task, type tags) and loads from
+/// them are recomputed, never cached: the reverse sweep may run on another task.
+pub(super) fn reads_task_state(v: Value) -> bool {
+    task_local(v) || ir::opcode(v) == Some(LLVMLoad) && task_local(ir::underlying_object(ir::operand(v, 0)))
+}
+
+fn task_local(v: Value) -> bool {
     let Some(name) = ir::called_function(v).filter(|_| ir::opcode(v) == Some(LLVMCall)).map(ir::name_of) else { return false };
     rules::julia::julia_call(&name) == Some(rules::julia::JuliaCall::InactiveRecompute) || rules::gpu::gpu_call(&name) == Some(rules::gpu::GpuCall::Index)
 }
