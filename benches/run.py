@@ -44,6 +44,9 @@ REF_TICK = {
     ("ba", ""): 9.7, ("lstm", ""): 3.38, ("taylor", ""): 0.99,
     ("hand", "simple"): 13.1, ("hand", "complicated"): 10.0,
 }
+# benchmarks built from another's source with extra flags: (source benchmark, flags). They
+# are references, not AD: no transform time, no tape.
+VARIANTS = {"gmm_manual": ("gmm", ["-DGMM_MANUAL"])}
 # the functions whose reverse-mode tape a row uses (from --stats-json)
 TAPE_SOURCES = {
     "gmm": ["gmm_objective"], "ba": ["reproj_error", "weight_error"], "lstm": ["lstm_objective"],
@@ -61,13 +64,17 @@ def cases(quick):
     """(bench, args) per run; data files that are missing become seeded inputs of the same size."""
     out = []
     gmm = ["gmm_d2_K5", "gmm_d10_K25"] if quick else ["gmm_d2_K5", "gmm_d10_K25", "gmm_d20_K50"]
+    gmm_args = []
     for g in gmm:
         p = data_path("gmm", g + ".txt")
         if os.path.exists(p):
-            out.append(("gmm", [p]))
+            gmm_args.append([p])
         else:
             d, k = g.split("_")[1][1:], g.split("_")[2][1:]
-            out.append(("gmm", ["gen", d, k, "1000", "1"]))
+            gmm_args.append(["gen", d, k, "1000", "1"])
+    out += [("gmm", a) for a in gmm_args]
+    # the hand-written gradient on the same data: what a derivative can cost here
+    out += [("gmm_manual", a) for a in gmm_args]
     out.append(("gmm", ["gen", "16", "20", "200", "7"] if quick else ["gen", "64", "100", "1000", "7"]))
     for b in (["ba1_n49_m7776_p31843"] if quick else ["ba1_n49_m7776_p31843", "ba10_n1197_m126327_p563734"]):
         out.append(("ba", [ba_file(b)]))
@@ -112,9 +119,10 @@ def run(cmd, **kw):
 
 
 def build(radx, bench, tmp, log):
-    src = os.path.join(HERE, bench, bench + ".c")
+    source, flags = VARIANTS.get(bench, (bench, []))
+    src = os.path.join(HERE, source, source + ".c")
     exe = os.path.join(tmp, bench)
-    r = run([radx, "cc"] + CFLAGS + WRAP + [src, "-lm", "-o", exe])
+    r = run([radx, "cc"] + CFLAGS + flags + WRAP + [src, "-lm", "-o", exe])
     if r.returncode != 0:
         log.append(f"BUILD FAILED {bench}: radx cc exited {r.returncode}\n{r.stderr.strip()}")
         return None
@@ -125,6 +133,8 @@ def transform(radx, clang, bench, tmp, reps, baseline_ms):
     """wall time of `radx opt` on the benchmark's -O2 bitcode (the fastest of `reps` runs: the
     work is deterministic, so the minimum is the run least disturbed by other load), minus the
     start-up time, and the stats"""
+    if bench in VARIANTS:
+        return None, None, None
     src = os.path.join(HERE, bench, bench + ".c")
     bc = os.path.join(tmp, bench + ".bc")
     r = run([clang] + CFLAGS + ["-c", "-emit-llvm", src, "-o", bc])
@@ -224,7 +234,7 @@ def table(rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few repetitions (CI smoke test)")
-    ap.add_argument("--only", default="", help="comma-separated benchmarks (gmm,ba,lstm,hand,taylor,normalize,fem)")
+    ap.add_argument("--only", default="", help="comma-separated benchmarks (gmm,gmm_manual,ba,lstm,hand,taylor,normalize,fem)")
     ap.add_argument("--reps", type=int, default=0, help="samples per timing (default 3 quick, 9 full)")
     ap.add_argument("--radx", default=os.environ.get("RADX", os.path.join(ROOT, "target", "release", "radx")))
     ap.add_argument("--clang", default=os.environ.get("RADX_CLANG", shutil.which("clang-16") or "/usr/lib/llvm-16/bin/clang"))
