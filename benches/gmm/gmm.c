@@ -52,6 +52,19 @@ static void qtimesx(int d, const double *qdiag, const double *ltri, const double
     for (int j = i + 1; j < d; j++) out[j] += ltri[li++] * x[i];
 }
 
+/* per component: exp of the diagonal logs (the diagonal of Q_k) and their sum */
+static void q_diagonals(int d, int k, const double *icf, double *qdiags, double *sum_qs) {
+  int icf_sz = d * (d + 1) / 2;
+  for (int ik = 0; ik < k; ik++) {
+    double s = 0;
+    for (int i = 0; i < d; i++) {
+      s += icf[ik * icf_sz + i];
+      qdiags[ik * d + i] = exp(icf[ik * icf_sz + i]);
+    }
+    sum_qs[ik] = s;
+  }
+}
+
 __attribute__((noinline)) double gmm_objective(int d, int k, int n, const double *alphas,
                                                const double *means, const double *icf,
                                                const double *x, double gamma, int m) {
@@ -61,14 +74,7 @@ __attribute__((noinline)) double gmm_objective(int d, int k, int n, const double
   double *xc = (double *)malloc(sizeof(double) * (size_t)d);
   double *qxc = (double *)malloc(sizeof(double) * (size_t)d);
   double *main_term = (double *)malloc(sizeof(double) * (size_t)k);
-  for (int ik = 0; ik < k; ik++) {
-    double s = 0;
-    for (int i = 0; i < d; i++) {
-      s += icf[ik * icf_sz + i];
-      qdiags[ik * d + i] = exp(icf[ik * icf_sz + i]);
-    }
-    sum_qs[ik] = s;
-  }
+  q_diagonals(d, k, icf, qdiags, sum_qs);
   double slse = 0;
   for (int ix = 0; ix < n; ix++) {
     for (int ik = 0; ik < k; ik++) {
@@ -111,14 +117,7 @@ static void gmm_gradient_manual(int d, int k, int n, const double *restrict alph
   double *main_term = (double *)malloc(sizeof(double) * (size_t)k);
   double *qxcs = (double *)malloc(sizeof(double) * (size_t)n * (size_t)(k * d));
   double *weights = (double *)malloc(sizeof(double) * (size_t)n * (size_t)(k + 1));
-  for (int ik = 0; ik < k; ik++) {
-    double s = 0;
-    for (int i = 0; i < d; i++) {
-      s += icf[ik * icf_sz + i];
-      qdiags[ik * d + i] = exp(icf[ik * icf_sz + i]);
-    }
-    sum_qs[ik] = s;
-  }
+  q_diagonals(d, k, icf, qdiags, sum_qs);
   for (int ix = 0; ix < n; ix++) {
     double *qxc = qxcs + (size_t)ix * (size_t)(k * d), *w = weights + (size_t)ix * (size_t)(k + 1);
     for (int ik = 0; ik < k; ik++) {
