@@ -9,8 +9,8 @@
 set -uo pipefail
 
 # Conformance groups RadX is expected to pass (comma separated, as run.sh --only takes
-# them). Reverse-mode groups join when reverse mode lands.
-CONFORMANCE_GROUPS=reverse,forward,loops,memory,calls,control,split,higher
+# them): all of them.
+CONFORMANCE_GROUPS=reverse,forward,loops,memory,calls,control,split,higher,openmp
 # Optimisation levels the suite is run at.
 CONFORMANCE_OPTS="-O0 -O1 -O2 -O3"
 
@@ -54,7 +54,7 @@ if [ -x "$SUITE/run.sh" ]; then
   stage "conformance, reverse mode, each tape optimization off (-O2)" bash -c '
     for opt in inline induction exit-value forward-stores joins hoist merge-caches flow recompute redundant stack-slots reserve tape-reuse alias-scopes min-cut dead-adjoints merge-shadows; do
       echo "-- RADX_DISABLE=$opt"
-      RADX_DISABLE=$opt "$0/run.sh" --opt -O2 --only reverse,loops,memory,calls,control,split,higher -- "$1" cc | tail -n 1
+      RADX_DISABLE=$opt "$0/run.sh" --opt -O2 --only reverse,loops,memory,calls,control,split,higher,openmp -- "$1" cc | tail -n 1
       [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
     done' "$SUITE" "$ROOT/target/release/radx"
 else

@@ -440,3 +440,72 @@ define double @caller(double %x) !dbg !5 {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// OpenMP constructs whose work the runtime runs through function pointers (tasks, teams)
+/// are refused with a diagnostic naming the runtime call, never differentiated silently.
+#[test]
+fn openmp_tasks_and_teams_are_refused() {
+    let cases = [
+        (
+            "omp_task",
+            "#include <math.h>
+extern int enzyme_dup, enzyme_const;
+void __enzyme_autodiff(void *, ...);
+void f(const double *x, double *y, int n) {
+#pragma omp parallel
+#pragma omp single
+  for (int i = 0; i < n; i++) {
+#pragma omp task firstprivate(i) /* HERE */
+    y[i] = sin(x[i]);
+  }
+}
+int main(void) {
+  double x[2] = {1, 2}, dx[2] = {0}, y[2], dy[2] = {1, 1};
+  __enzyme_autodiff((void *)f, enzyme_dup, x, dx, enzyme_dup, y, dy, enzyme_const, 2);
+  return 0;
+}
+",
+            "`#pragma omp task` (`__kmpc_omp_task_alloc`) cannot be differentiated",
+            "@__kmpc_omp_task_alloc(",
+        ),
+        (
+            "omp_teams",
+            "#include <math.h>
+extern int enzyme_dup, enzyme_const;
+void __enzyme_autodiff(void *, ...);
+void f(const double *x, double *y, int n) {
+#pragma omp teams distribute parallel for /* HERE */
+  for (int i = 0; i < n; i++) y[i] = sin(x[i]);
+}
+int main(void) {
+  double x[2] = {1, 2}, dx[2] = {0}, y[2], dy[2] = {1, 1};
+  __enzyme_autodiff((void *)f, enzyme_dup, x, dx, enzyme_dup, y, dy, enzyme_const, 2);
+  return 0;
+}
+",
+            "`#pragma omp teams` (`__kmpc_fork_teams`) cannot be differentiated",
+            "@__kmpc_fork_teams(",
+        ),
+    ];
+    for (name, src, message, construct) in cases {
+        let dir = scratch(name);
+        let file = format!("{name}.c");
+        std::fs::write(dir.join(&file), src).unwrap();
+        let line = src.lines().position(|l| l.contains("/* HERE */")).unwrap() + 1;
+        let at_line = format!("{file}:{line}:");
+        for (flags, debug) in [(&["-O0", "-g"][..], true), (&["-O2"][..], false)] {
+            let mut args = vec!["cc", "-fopenmp"];
+            args.extend(flags);
+            args.extend([file.as_str(), "-o", "prog", "-lm"]);
+            let out = radx(&args, &dir);
+            let what = format!("radx cc -fopenmp {} {file}", flags.join(" "));
+            let mut expected = vec![message, construct];
+            if debug {
+                expected.push(&at_line);
+            }
+            expect_failure(&out, &what, &expected);
+            assert!(!dir.join("prog").exists(), "{what}: a program was linked although differentiation failed");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -96,12 +96,17 @@ impl Engine {
             if self.prepared.contains_key(&f) || ir::is_declaration(f) || !seen.insert(f) {
                 continue;
             }
+            crate::rules::openmp::check_supported(f)?;
             let copy = self.clone_for_preparation(f);
+            crate::rules::openmp::serialize_parallel_regions(copy);
             fresh.push((f, copy));
             for i in ir::all_instructions(f) {
                 if ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMCall) {
                     if let Some(callee) = ir::called_function(i) {
                         todo.push(callee);
+                    }
+                    if let Some(outlined) = crate::rules::openmp::forked_function(i) {
+                        todo.push(outlined);
                     }
                 }
             }

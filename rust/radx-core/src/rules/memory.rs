@@ -74,7 +74,9 @@ pub fn writes_no_program_memory(name: &str) -> bool {
 }
 
 pub fn is_inactive_function(name: &str) -> bool {
-    INACTIVE_FUNCTIONS.contains(&name) || INACTIVE_INTRINSIC_PREFIXES.iter().any(|p| name.starts_with(p))
+    INACTIVE_FUNCTIONS.contains(&name)
+        || INACTIVE_INTRINSIC_PREFIXES.iter().any(|p| name.starts_with(p))
+        || super::openmp::is_runtime_function(name)
 }
 
 /// Memory transfer intrinsics, handled by copying or clearing the shadow.

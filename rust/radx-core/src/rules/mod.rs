@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod julia;
 pub mod math;
 pub mod memory;
+pub mod openmp;
 pub mod scalar;
 pub mod structural;
 
