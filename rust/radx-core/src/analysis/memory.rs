@@ -85,7 +85,7 @@ impl MemoryFacts {
                         }
                     } else if memory::memory_transfer(&name).is_some() {
                         writes.push((object_of(ir::operand(i, 0)), i));
-                    } else if rules::rule_for_callee(&name).is_some() || memory::allocator(&name).is_some() || memory::is_inactive_function(&name) && !name.contains("printf") && !name.starts_with("fread") && !rules::openmp::is_runtime_function(&name) {
+                    } else if rules::rule_for_callee(&name).is_some() || memory::allocator(&name).is_some() || memory::is_inactive_function(&name) && !memory::writes_through_pointers(&name) {
                     } else if ir::has_fn_attr(callee, "readnone")
                         || ir::has_fn_attr(callee, "readonly")
                         || reads_only(callee)

@@ -62,6 +62,13 @@ pub const INACTIVE_INTRINSIC_PREFIXES: &[&str] = &[
     "llvm.uadd.", "llvm.ssub.", "llvm.usub.", "llvm.smul.", "llvm.umul.", "llvm.objectsize", "llvm.threadlocal.address",
 ];
 
+/// Inactive functions that still write memory through their pointer arguments (the
+/// `printf` family's buffers and `%n`, `fread`'s buffer, the bounds OpenMP's scheduler fills
+/// in): no derivative, but what they overwrite cannot be re-read in the reverse sweep.
+pub fn writes_through_pointers(name: &str) -> bool {
+    name.contains("printf") || name.starts_with("fread") || super::openmp::is_runtime_function(name)
+}
+
 /// Library functions whose only writes are to `errno` or libm's own state (`signgam`):
 /// they never change memory the program can reach through its pointers.
 pub const NO_PROGRAM_MEMORY_WRITES: &[&str] = &[
