@@ -99,6 +99,7 @@ impl Engine {
             crate::rules::openmp::check_supported(f)?;
             let copy = self.clone_for_preparation(f);
             crate::rules::openmp::serialize_parallel_regions(copy);
+            crate::rules::openmp::use_critical_reductions(copy);
             fresh.push((f, copy));
             for i in ir::all_instructions(f) {
                 if ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMCall) {
@@ -112,6 +113,7 @@ impl Engine {
             }
         }
         let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
+        self.inline_regions_capturing_scalars(&fresh)?;
         if crate::rules::gpu::is_gpu_module(self.module) {
             self.inline_device_callees(&fresh)?;
         } else if self.options.enabled("inline") {
@@ -230,7 +232,38 @@ impl Engine {
                 }
                 let Some(callee) = ir::called_function(i) else { continue };
                 let Some(&callee_copy) = copy_of.get(&callee) else { continue };
-                if !self.worth_inlining(callee) {
+                // A parallel region's outlined function stays a call: forward mode forks it.
+                if !self.worth_inlining(callee) || crate::rules::openmp::region_of(i).is_some() {
+                    continue;
+                }
+                let n = ir::num_operands(i);
+                ir::set_operand(i, n - 1, callee_copy);
+                chosen.insert(callee_copy);
+            }
+        }
+        if chosen.is_empty() {
+            return Ok(());
+        }
+        let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
+        let chosen: Vec<Value> = chosen.into_iter().collect();
+        self.inline_into_copies(&copies, &chosen)
+    }
+
+    /// A parallel region that captures a scalar by value (`firstprivate`) gets it as a
+    /// pointer-sized integer holding the value's bits, and a derivative cannot follow a
+    /// float through an integer parameter: such regions are inlined where they are called,
+    /// whatever the `inline` switch says, so the bits are seen to be a float again.
+    fn inline_regions_capturing_scalars(&mut self, fresh: &[(Value, Value)]) -> Result<()> {
+        let copy_of: HashMap<Value, Value> = fresh.iter().copied().chain(self.prepared.iter().map(|(a, b)| (*a, *b))).collect();
+        let mut chosen = HashSet::new();
+        for &(_, c) in fresh {
+            for i in ir::all_instructions(c) {
+                if ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMCall) || crate::rules::openmp::region_of(i).is_none() || crate::rules::openmp::is_serialization_bracket(i) {
+                    continue;
+                }
+                let Some(callee) = ir::called_function(i) else { continue };
+                let Some(&callee_copy) = copy_of.get(&callee) else { continue };
+                if ir::call_args(i).iter().skip(2).all(|a| ir::is_pointer(ir::type_of(*a))) {
                     continue;
                 }
                 let n = ir::num_operands(i);

@@ -1,7 +1,8 @@
 /* Derivatives through OpenMP parallel regions (built with -fopenmp): work-shared loops
  * with static and dynamic schedules, a reduction, a critical section, a barrier between
  * two work-shared loops of one region, a region partitioned by hand with the thread
- * number, a helper called inside a region, and forward mode through a reduction. Every
+ * number, a helper called inside a region, and forward mode through all of these (forward
+ * derivatives fork their regions again: the team size they ran with is checked too). Every
  * derivative is checked against its analytic value; the primal itself is called too, to
  * check that it still computes the same values in parallel. */
 #include "radx_fwd.h"
@@ -19,11 +20,16 @@ NOINLINE void map(const double *x, double *y, int n) {
     y[i] = sin(x[i]) * x[i];
 }
 
+/* The size of the team the last region of reduce_sum ran with (set by its first thread). */
+static int reduce_team;
+
 NOINLINE double reduce_sum(const double *x, int n) {
   double s = 0.0;
 #pragma omp parallel for reduction(+ : s)
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
+    if (i == 0) reduce_team = omp_get_num_threads();
     s += x[i] * x[i] * x[i];
+  }
   return s;
 }
 
@@ -56,6 +62,20 @@ NOINLINE void two_phases(const double *x, double *tmp, double *y, int n) {
     for (int i = 1; i < n - 1; i++)
       y[i] = tmp[i - 1] * tmp[i + 1];
   }
+}
+
+/* A scalar captured by value: the region receives the double's bits as an integer. */
+NOINLINE void scaled_squares(const double *x, double *y, int n, double a) {
+#pragma omp parallel for firstprivate(a)
+  for (int i = 0; i < n; i++)
+    y[i] = a * x[i] * x[i];
+}
+
+NOINLINE double scaled_total(const double *x, double *y, int n, double a) {
+  scaled_squares(x, y, n, a);
+  double s = 0.0;
+  for (int i = 0; i < n; i++) s += y[i];
+  return s;
 }
 
 NOINLINE static double helper(double a, double b) { return a * exp(b); }
@@ -132,11 +152,45 @@ int main(void) {
     CHECK(dx[i], w[i] * exp(0.5 * x[i]) * (1.0 + 0.5 * x[i]));
   }
 
+  /* an active scalar captured by value, in both modes */
+  for (int i = 0; i < N; i++) dx[i] = 0.0, dy[i] = 0.0;
+  double da = __enzyme_autodiff_ret((void *)scaled_total, enzyme_dup, x, dx, enzyme_dup, y, dy, enzyme_const, N, 1.5);
+  double sum_sq = 0.0, sum_xw = 0.0;
+  for (int i = 0; i < N; i++) {
+    CHECK(dx[i], 3.0 * x[i]);
+    sum_sq += x[i] * x[i];
+    sum_xw += x[i] * w[i];
+  }
+  CHECK(da, sum_sq);
+  double ta = __enzyme_fwddiff((void *)scaled_total, enzyme_dup, x, w, enzyme_dup, y, dy, enzyme_const, N, 1.5, 0.5);
+  CHECK(ta, 3.0 * sum_xw + 0.5 * sum_sq);
+
   /* forward mode through the reduction: the directional derivative along w. */
   double t = __enzyme_fwddiff((void *)reduce_sum, enzyme_dup, x, w, enzyme_const, N);
   double expect_t = 0.0;
   for (int i = 0; i < N; i++) expect_t += 3.0 * x[i] * x[i] * w[i];
   CHECK(t, expect_t);
+
+  /* ... computed by a team as large as the primal's, not serialized. */
+  CHECK(reduce_team, omp_get_max_threads());
+
+  /* forward mode through the critical section, the barrier between two loops, and the
+   * region divided by thread number with a helper. */
+  out = 0.0;
+  double tout = 0.0, expect_tout = 0.0;
+  __enzyme_fwddiff_void((void *)critical_sum, enzyme_dup, x, w, enzyme_dup, &out, &tout, enzyme_const, N);
+  for (int i = 0; i < N; i++) expect_tout += w[i] * (cos(x[i]) - sin(x[i]) * x[i]);
+  CHECK(tout, expect_tout);
+  CHECK(out, expect_out);
+  for (int i = 0; i < N; i++) dy[i] = 0.0, dtmp[i] = 0.0;
+  __enzyme_fwddiff_void((void *)two_phases, enzyme_dup, x, w, enzyme_dup, tmp, dtmp, enzyme_dup, y, dy, enzyme_const, N);
+  for (int i = 1; i < N - 1; i++) {
+    double a = x[i - 1] * x[i - 1], b = x[i + 1] * x[i + 1];
+    CHECK(dy[i], 2.0 * x[i - 1] * w[i - 1] * b + a * 2.0 * x[i + 1] * w[i + 1]);
+  }
+  for (int i = 0; i < N; i++) dy[i] = 0.0;
+  __enzyme_fwddiff_void((void *)by_thread, enzyme_dup, x, w, enzyme_dup, y, dy, enzyme_const, N);
+  for (int i = 0; i < N; i++) CHECK(dy[i], w[i] * exp(0.5 * x[i]) * (1.0 + 0.5 * x[i]));
 
   /* forward mode through the map: tangents of every y_i. */
   for (int i = 0; i < N; i++) dy[i] = 0.0;

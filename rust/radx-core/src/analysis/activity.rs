@@ -74,7 +74,7 @@ fn instruction_is_active(i: Value, active: &HashSet<Value>, callee_result_active
         return data.iter().any(|&k| active.contains(&ir::operand(i, k)));
     }
     match op {
-        LLVMAlloca => allocation_needs_shadow(unsafe { llvm_sys::core::LLVMGetAllocatedType(i) }),
+        LLVMAlloca => allocation_needs_shadow(unsafe { llvm_sys::core::LLVMGetAllocatedType(i) }) && !holds_only_inactive_pointers(i, active),
         LLVMPHI => {
             let n = unsafe { llvm_sys::core::LLVMCountIncoming(i) };
             (0..n).any(|k| active.contains(&unsafe { llvm_sys::core::LLVMGetIncomingValue(i, k) }))
@@ -117,6 +117,64 @@ fn call_is_active(call: Value, active: &HashSet<Value>, callee_result_active: &m
     }
     let acts: Vec<bool> = args.iter().map(|a| call_arg_is_active(*a, active)).collect();
     acts.iter().any(|&a| a) && callee_result_active(callee, &acts)
+}
+
+/// A stack slot of one pointer that only ever receives inactive pointers and is only read
+/// — by loads, or by callees that only read the parameter — holds nothing a derivative
+/// follows. Clang passes variables captured by an OpenMP region (and `&p` for a pointer
+/// `p`) to the outlined function through such slots; without this, storing a constant
+/// pointer into one would need that pointer's (nonexistent) shadow.
+fn holds_only_inactive_pointers(slot: Value, active: &HashSet<Value>) -> bool {
+    if !ir::is_pointer(unsafe { llvm_sys::core::LLVMGetAllocatedType(slot) }) || ir::const_int_value(ir::operand(slot, 0)) != Some(1) {
+        return false;
+    }
+    ir::users(slot).into_iter().all(|u| match ir::opcode(u) {
+        Some(LLVMLoad) => true,
+        Some(LLVMStore) => ir::operand(u, 1) == slot && ir::operand(u, 0) != slot && !active.contains(&ir::operand(u, 0)),
+        Some(LLVMCall) => {
+            let Some(callee) = ir::called_function(u) else { return false };
+            if ir::name_of(callee).starts_with("llvm.lifetime.") {
+                return true;
+            }
+            let args = ir::call_args(u);
+            args.iter().enumerate().filter(|(_, a)| **a == slot).all(|(k, _)| parameter_is_only_read(u, callee, k as u32, 0))
+        }
+        _ => false,
+    })
+}
+
+/// Does the callee only read through its parameter `k` — by attribute, or by a body that
+/// only loads from it, possibly after spilling it to a slot (-O0) or handing it to another
+/// such callee (clang's `_debug__` bodies of OpenMP regions at -O0 -g)?
+fn parameter_is_only_read(call: Value, callee: Value, k: u32, depth: u32) -> bool {
+    let attr = |name: &str| unsafe {
+        let kind = ir::enum_attr_kind(name);
+        !llvm_sys::core::LLVMGetCallSiteEnumAttribute(call, k + 1, kind).is_null() || !llvm_sys::core::LLVMGetEnumAttributeAtIndex(callee, k + 1, kind).is_null()
+    };
+    if attr("readonly") || attr("readnone") {
+        return true;
+    }
+    if depth > 3 || ir::is_declaration(callee) || ir::is_vararg(ir::function_type(callee)) || k as usize >= ir::params(callee).len() {
+        return false;
+    }
+    only_read_through(ir::params(callee)[k as usize], depth)
+}
+
+fn only_read_through(p: Value, depth: u32) -> bool {
+    ir::users(p).into_iter().all(|u| match ir::opcode(u) {
+        Some(LLVMLoad) => true,
+        Some(LLVMStore) => {
+            let spill = ir::operand(u, 1);
+            ir::operand(u, 0) == p
+                && ir::opcode(spill) == Some(LLVMAlloca)
+                && ir::users(spill).into_iter().all(|s| s == u || ir::opcode(s) == Some(LLVMLoad) && only_read_through(s, depth + 1))
+        }
+        Some(LLVMCall) => {
+            let Some(callee) = ir::called_function(u) else { return false };
+            ir::call_args(u).iter().enumerate().filter(|(_, a)| **a == p).all(|(k, _)| parameter_is_only_read(u, callee, k as u32, depth + 1))
+        }
+        _ => false,
+    })
 }
 
 /// Integer arguments are never passed with a shadow: raw integer bits loaded from shadow

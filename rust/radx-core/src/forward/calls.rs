@@ -14,6 +14,11 @@ impl<'e> ForwardFn<'e> {
         let Some(callee) = ir::called_function(inst) else {
             return self.visit_indirect_call(inst);
         };
+        if let Some(region) = rules::openmp::region_of(inst) {
+            if self.visit_region_call(inst, region)? {
+                return Ok(());
+            }
+        }
         let name = ir::name_of(callee);
         if let Some(kind) = rules::gpu::gpu_call(&name) {
             // Shuffles are linear in the shuffled value: the tangent is shuffled alike.

@@ -10,6 +10,7 @@
 mod calls;
 mod julia;
 mod memory;
+mod parallel;
 
 pub use julia::{mirror_with_shadows, reject as reject_julia_call, zero_julia_allocation};
 pub use memory::strip_value_metadata;

@@ -3,13 +3,18 @@
 //! `outlined(&gtid, &bound_tid, captured...)` on every thread of a new team; work sharing,
 //! reductions and synchronisation inside are more runtime calls.
 //!
-//! Derivatives run each parallel region serialized: the copy a derivative is generated
-//! from calls the outlined function directly, between `__kmpc_serialized_parallel` and
-//! `__kmpc_end_serialized_parallel` — what clang itself emits for `if(0)`. In a team of
-//! one the runtime gives the calling thread every iteration of a work-shared loop and
-//! performs reductions without calling the reduction function, so the outlined function
-//! is differentiated like any other callee, and the derivative sees one order of the
-//! region's work. The primal the user calls outside a derivative stays parallel.
+//! The copy a derivative is generated from calls the outlined function directly, between
+//! `__kmpc_serialized_parallel` and `__kmpc_end_serialized_parallel` — what clang itself
+//! emits for `if(0)` — and the three calls share a region tag (`REGION_MD`). In a team of
+//! one the runtime gives the calling thread every iteration of a work-shared loop, so the
+//! outlined function is differentiated like any other callee: reverse mode runs regions
+//! serialized this way. Forward mode forks the region again (`forward::calls`), running
+//! the outlined function's forward derivative on a team: its tangent loads and stores
+//! mirror the primal's, so a data-race-free region has data-race-free tangents.
+//!
+//! Reductions are rewritten to the runtime's critical-section method in every copy: the
+//! tree method combines threads' private copies inside the runtime, through a callback a
+//! derivative cannot follow (the tangents' private copies would never be combined).
 
 use crate::diag::{Code, Diagnostic, Result};
 use crate::ir::{self, builder::Builder, Value};
@@ -99,8 +104,42 @@ pub fn forked_function(call: Value) -> Option<Value> {
     ir::is_function(f).then_some(f)
 }
 
+/// Metadata tagging a serialized region's bracket calls and its direct call of the
+/// outlined function with one node, `!{ptr loc, i32 k}` (`loc` as the fork call had it).
+pub const REGION_MD: &str = "radx.omp.region";
+
+/// The region tag of a call made by `serialize_parallel_regions`, if it has one.
+pub fn region_of(call: Value) -> Option<Value> {
+    let kind = ir::md_kind(unsafe { llvm_sys::core::LLVMGetTypeContext(ir::type_of(call)) }, REGION_MD);
+    let md = unsafe { llvm_sys::core::LLVMGetMetadata(call, kind) };
+    (!md.is_null()).then_some(md)
+}
+
+/// The source-location argument the region's fork call passed to the runtime.
+pub fn region_location(region: Value) -> Value {
+    let mut ops = [std::ptr::null_mut(); 2];
+    unsafe { llvm_sys::core::LLVMGetMDNodeOperands(region, ops.as_mut_ptr()) };
+    ops[0]
+}
+
+/// Is this call one of the serialized brackets (not the call of the outlined function)?
+pub fn is_serialization_bracket(call: Value) -> bool {
+    ir::called_function(call).map(ir::name_of).is_some_and(|n| n == SERIALIZED_BEGIN || n == SERIALIZED_END)
+}
+
+/// Declares `__kmpc_fork_call(ptr loc, i32 argc, ptr microtask, ...)`.
+pub fn fork_call_function(b: &Builder) -> (Value, ir::Type) {
+    let mut params = [b.ptr_type(), b.i32_type(), b.ptr_type()];
+    let ty = unsafe { llvm_sys::core::LLVMFunctionType(b.void_type(), params.as_mut_ptr(), 3, 1) };
+    (b.get_or_declare(FORK_CALL, ty), ty)
+}
+
+const SERIALIZED_BEGIN: &str = "__kmpc_serialized_parallel";
+const SERIALIZED_END: &str = "__kmpc_end_serialized_parallel";
+
 /// Rewrites every fork call in `f` that names its outlined function into the serialized
-/// form. Fork calls through a function pointer are left alone (the generators report them).
+/// form, tagged as a region. Fork calls through a function pointer are left alone (the
+/// generators report them).
 pub fn serialize_parallel_regions(f: Value) {
     let forks: Vec<(Value, Value)> = ir::all_instructions(f)
         .into_iter()
@@ -118,9 +157,10 @@ pub fn serialize_parallel_regions(f: Value) {
     let thread_num_ty = fn_ty(i32t, &mut [ptr]);
     let bracket_ty = fn_ty(void, &mut [ptr, i32t]);
     let thread_num = b.get_or_declare("__kmpc_global_thread_num", thread_num_ty);
-    let begin = b.get_or_declare("__kmpc_serialized_parallel", bracket_ty);
-    let end = b.get_or_declare("__kmpc_end_serialized_parallel", bracket_ty);
-    for (fork, outlined) in forks {
+    let begin = b.get_or_declare(SERIALIZED_BEGIN, bracket_ty);
+    let end = b.get_or_declare(SERIALIZED_END, bracket_ty);
+    let kind = ir::md_kind(b.ctx, REGION_MD);
+    for (k, (fork, outlined)) in forks.into_iter().enumerate() {
         let args = ir::call_args(fork);
         let loc = args[0];
         // The thread ids the outlined function reads through its first two parameters.
@@ -130,12 +170,64 @@ pub fn serialize_parallel_regions(f: Value) {
         let gtid = b.call(thread_num_ty, thread_num, &[loc]);
         b.store(gtid, gtid_slot);
         b.store(b.const_int(i32t, 0), bound_slot);
-        b.call(bracket_ty, begin, &[loc, gtid]);
+        let tag = unsafe {
+            use llvm_sys::core::*;
+            let mut ops = [LLVMValueAsMetadata(loc), LLVMValueAsMetadata(b.const_int(i32t, k as u64))];
+            LLVMMetadataAsValue(b.ctx, LLVMMDNodeInContext2(b.ctx, ops.as_mut_ptr(), 2))
+        };
+        let opened = b.call(bracket_ty, begin, &[loc, gtid]);
         let mut call_args = vec![gtid_slot, bound_slot];
         call_args.extend_from_slice(&args[3..]);
-        b.call(ir::function_type(outlined), outlined, &call_args);
-        b.call(bracket_ty, end, &[loc, gtid]);
+        let direct = b.call(ir::function_type(outlined), outlined, &call_args);
+        let closed = b.call(bracket_ty, end, &[loc, gtid]);
+        for c in [opened, direct, closed] {
+            unsafe { llvm_sys::core::LLVMSetMetadata(c, kind, tag) };
+        }
         ir::delete_instruction(fork);
+    }
+}
+
+/// Rewrites `reduction` clauses to the runtime's critical-section method: `__kmpc_reduce`
+/// and `__kmpc_reduce_nowait` become `__kmpc_critical` answering 1 ("combine here"), their
+/// ends `__kmpc_end_critical` (plus the barrier the blocking form implies). Every thread
+/// then adds its private copy into the shared variable in code a derivative sees.
+pub fn use_critical_reductions(f: Value) {
+    let calls: Vec<(Value, String)> = ir::all_instructions(f)
+        .into_iter()
+        .filter(|i| ir::opcode(*i) == Some(llvm_sys::LLVMOpcode::LLVMCall))
+        .filter_map(|i| ir::called_function(i).map(|c| (i, ir::name_of(c))))
+        .filter(|(_, n)| n.starts_with("__kmpc_reduce") || n.starts_with("__kmpc_end_reduce"))
+        .collect();
+    if calls.is_empty() {
+        return;
+    }
+    let b = Builder::new(ir::module_of_function(f));
+    let (i32t, ptr, void) = (b.i32_type(), b.ptr_type(), b.void_type());
+    let mut lock_params = [ptr, i32t, ptr];
+    let lock_ty = unsafe { llvm_sys::core::LLVMFunctionType(void, lock_params.as_mut_ptr(), 3, 0) };
+    let mut barrier_params = [ptr, i32t];
+    let barrier_ty = unsafe { llvm_sys::core::LLVMFunctionType(void, barrier_params.as_mut_ptr(), 2, 0) };
+    let critical = b.get_or_declare("__kmpc_critical", lock_ty);
+    let end_critical = b.get_or_declare("__kmpc_end_critical", lock_ty);
+    let barrier = b.get_or_declare("__kmpc_barrier", barrier_ty);
+    for (call, name) in calls {
+        let args = ir::call_args(call);
+        let (loc, gtid, lock) = (args[0], args[1], *args.last().unwrap());
+        b.position_before(call);
+        match name.as_str() {
+            "__kmpc_reduce" | "__kmpc_reduce_nowait" => {
+                b.call(lock_ty, critical, &[loc, gtid, lock]);
+                ir::replace_all_uses(call, b.const_int(i32t, 1));
+            }
+            "__kmpc_end_reduce" | "__kmpc_end_reduce_nowait" => {
+                b.call(lock_ty, end_critical, &[loc, gtid, lock]);
+                if name == "__kmpc_end_reduce" {
+                    b.call(barrier_ty, barrier, &[loc, gtid]);
+                }
+            }
+            _ => continue,
+        }
+        ir::delete_instruction(call);
     }
 }
 
@@ -164,6 +256,23 @@ define void @g(ptr %t) {
   call void @__kmpc_omp_task(ptr @loc, i32 0, ptr %t)
   ret void
 }
+@lock = global [8 x i32] zeroinitializer
+declare i32 @__kmpc_reduce_nowait(ptr, i32, i32, i64, ptr, ptr, ptr)
+declare void @__kmpc_end_reduce_nowait(ptr, i32, ptr)
+declare void @combine(ptr, ptr)
+define void @reduce(ptr %s, double %mine, i32 %gtid, ptr %list) {
+  %r = call i32 @__kmpc_reduce_nowait(ptr @loc, i32 %gtid, i32 1, i64 8, ptr %list, ptr @combine, ptr @lock)
+  %here = icmp eq i32 %r, 1
+  br i1 %here, label %add, label %done
+add:
+  %old = load double, ptr %s
+  %new = fadd double %old, %mine
+  store double %new, ptr %s
+  call void @__kmpc_end_reduce_nowait(ptr @loc, i32 %gtid, ptr @lock)
+  br label %done
+done:
+  ret void
+}
 "#;
 
     fn calls_in(f: Value) -> Vec<String> {
@@ -171,7 +280,7 @@ define void @g(ptr %t) {
     }
 
     #[test]
-    fn fork_calls_become_serialized_direct_calls() {
+    fn fork_calls_become_tagged_serialized_calls_and_reductions_critical_sections() {
         unsafe {
             let ctx = LLVMContextCreate();
             let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(IR.as_ptr() as *const _, IR.len(), c"ir".as_ptr());
@@ -187,11 +296,30 @@ define void @g(ptr %t) {
                 ["__kmpc_global_thread_num", "__kmpc_serialized_parallel", "outlined", "__kmpc_end_serialized_parallel"]
             );
             let direct = ir::all_instructions(f).into_iter().find(|i| ir::called_function(*i).map(ir::name_of).as_deref() == Some("outlined")).unwrap();
+            // The brackets and the direct call carry one region tag, naming the location.
+            let region = region_of(direct).expect("the direct call is tagged");
+            let tagged: Vec<Value> = ir::all_instructions(f).into_iter().filter(|i| region_of(*i) == Some(region)).collect();
+            assert_eq!(tagged.len(), 3);
+            assert_eq!(tagged.iter().filter(|i| is_serialization_bracket(**i)).count(), 2);
+            assert_eq!(ir::name_of(region_location(region)), "loc");
             // Thread-id slots first, then the captured values as the fork call passed them.
             let args = ir::call_args(direct);
             assert_eq!(args.len(), 4);
             assert_eq!(ir::opcode(args[0]), Some(llvm_sys::LLVMOpcode::LLVMAlloca));
             assert_eq!(args[2], ir::params(f)[0]);
+            assert_eq!(LLVMVerifyModule(m, LLVMVerifierFailureAction::LLVMReturnStatusAction, &mut msg), 0);
+
+            let reduce = LLVMGetNamedFunction(m, c"reduce".as_ptr());
+            use_critical_reductions(reduce);
+            assert_eq!(calls_in(reduce), ["__kmpc_critical", "__kmpc_end_critical"]);
+            let lock_of = |name: &str| {
+                let c = ir::all_instructions(reduce).into_iter().find(|i| ir::called_function(*i).map(ir::name_of).as_deref() == Some(name)).unwrap();
+                ir::name_of(ir::call_args(c)[2])
+            };
+            assert_eq!((lock_of("__kmpc_critical"), lock_of("__kmpc_end_critical")), ("lock".to_string(), "lock".to_string()));
+            // Every thread takes the combining branch, under the lock.
+            let here = ir::all_instructions(reduce).into_iter().find(|i| ir::opcode(*i) == Some(llvm_sys::LLVMOpcode::LLVMICmp)).unwrap();
+            assert_eq!(ir::const_int_value(ir::operand(here, 0)), Some(1));
             assert_eq!(LLVMVerifyModule(m, LLVMVerifierFailureAction::LLVMReturnStatusAction, &mut msg), 0);
 
             check_supported(f).expect("a serialized region is supported");
