@@ -224,29 +224,8 @@ impl Engine {
     /// change, so -O0's `optnone`/`noinline` do not stop it.
     fn inline_small_callees(&mut self, fresh: &[(Value, Value)]) -> Result<()> {
         let copy_of: HashMap<Value, Value> = fresh.iter().copied().collect();
-        let mut chosen = HashSet::new();
-        for &(_, c) in fresh {
-            for i in ir::all_instructions(c) {
-                if ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMCall) {
-                    continue;
-                }
-                let Some(callee) = ir::called_function(i) else { continue };
-                let Some(&callee_copy) = copy_of.get(&callee) else { continue };
-                // A parallel region's outlined function stays a call: forward mode forks it.
-                if !self.worth_inlining(callee) || crate::rules::openmp::region_of(i).is_some() {
-                    continue;
-                }
-                let n = ir::num_operands(i);
-                ir::set_operand(i, n - 1, callee_copy);
-                chosen.insert(callee_copy);
-            }
-        }
-        if chosen.is_empty() {
-            return Ok(());
-        }
-        let copies: Vec<Value> = fresh.iter().map(|(_, c)| *c).collect();
-        let chosen: Vec<Value> = chosen.into_iter().collect();
-        self.inline_into_copies(&copies, &chosen)
+        // A parallel region's outlined function stays a call: forward mode forks it.
+        self.inline_chosen_calls(fresh, &copy_of, |e, call, callee| e.worth_inlining(callee) && crate::rules::openmp::region_of(call).is_none())
     }
 
     /// A parallel region that captures a scalar by value (`firstprivate`) gets it as a
@@ -255,15 +234,25 @@ impl Engine {
     /// whatever the `inline` switch says, so the bits are seen to be a float again.
     fn inline_regions_capturing_scalars(&mut self, fresh: &[(Value, Value)]) -> Result<()> {
         let copy_of: HashMap<Value, Value> = fresh.iter().copied().chain(self.prepared.iter().map(|(a, b)| (*a, *b))).collect();
+        self.inline_chosen_calls(fresh, &copy_of, |_, call, _| {
+            crate::rules::openmp::region_of(call).is_some()
+                && !crate::rules::openmp::is_serialization_bracket(call)
+                && !ir::call_args(call).iter().skip(2).all(|a| ir::is_pointer(ir::type_of(*a)))
+        })
+    }
+
+    /// Inlines, into the fresh copies, the calls `pick(engine, call, callee)` chooses among
+    /// those of functions with a prepared copy (`copy_of`): the copy is what gets inlined.
+    fn inline_chosen_calls(&mut self, fresh: &[(Value, Value)], copy_of: &HashMap<Value, Value>, pick: impl Fn(&Engine, Value, Value) -> bool) -> Result<()> {
         let mut chosen = HashSet::new();
         for &(_, c) in fresh {
             for i in ir::all_instructions(c) {
-                if ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMCall) || crate::rules::openmp::region_of(i).is_none() || crate::rules::openmp::is_serialization_bracket(i) {
+                if ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMCall) {
                     continue;
                 }
                 let Some(callee) = ir::called_function(i) else { continue };
                 let Some(&callee_copy) = copy_of.get(&callee) else { continue };
-                if ir::call_args(i).iter().skip(2).all(|a| ir::is_pointer(ir::type_of(*a))) {
+                if !pick(self, i, callee) {
                     continue;
                 }
                 let n = ir::num_operands(i);
