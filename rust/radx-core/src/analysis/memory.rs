@@ -68,33 +68,15 @@ pub struct MemoryFacts {
 impl MemoryFacts {
     pub fn new(f: Value) -> MemoryFacts {
         let mut writes = Vec::new();
+        let mut summaries = HashMap::new();
         for i in ir::all_instructions(f) {
             match ir::opcode(i) {
                 Some(LLVMStore) => writes.push((object_of(ir::operand(i, 1)), i)),
                 Some(LLVMAtomicRMW) | Some(LLVMAtomicCmpXchg) => writes.push((object_of(ir::operand(i, 0)), i)),
-                Some(LLVMCall) => {
-                    let Some(callee) = ir::called_function(i) else {
-                        writes.push((Object::Unknown, i));
-                        continue;
-                    };
-                    let name = ir::name_of(callee);
-                    if rules::gpu::gpu_call(&name).is_some() {
-                    } else if let Some(k) = rules::julia::julia_call(&name) {
-                        if matches!(k, rules::julia::JuliaCall::Reject(_)) {
-                            writes.push((Object::Unknown, i));
-                        }
-                    } else if memory::memory_transfer(&name).is_some() {
-                        writes.push((object_of(ir::operand(i, 0)), i));
-                    } else if rules::rule_for_callee(&name).is_some() || memory::allocator(&name).is_some() || memory::is_inactive_function(&name) && !memory::writes_through_pointers(&name) {
-                    } else if ir::has_fn_attr(callee, "readnone")
-                        || ir::has_fn_attr(callee, "readonly")
-                        || reads_only(callee)
-                        || memory::writes_no_program_memory(&name) && ir::call_args(i).iter().all(|a| !ir::is_pointer(ir::type_of(*a)))
-                    {
-                    } else {
-                        writes.push((Object::Unknown, i));
-                    }
-                }
+                Some(LLVMCall) => match call_writes(i, &mut summaries, 0) {
+                    Some(objects) => writes.extend(objects.into_iter().map(|o| (o, i))),
+                    None => writes.push((Object::Unknown, i)),
+                },
                 _ => {}
             }
         }
@@ -119,6 +101,94 @@ impl MemoryFacts {
         // Same block, no cycle through it: only what comes after in the block.
         lb == eb && ir::instructions(eb).iter().position(|&i| i == later) > ir::instructions(eb).iter().position(|&i| i == earlier)
     }
+}
+
+/// The objects a call may write, in the caller's terms; `None` when it may write anything.
+/// A defined callee is read for what it writes (through which of its parameters, which
+/// globals): LLVM leaves a helper that calls `lgamma` without any memory attribute, and
+/// treating such a call as writing everything made every earlier load a cached one.
+fn call_writes(call: Value, summaries: &mut HashMap<Value, Option<CalleeWrites>>, depth: u32) -> Option<Vec<Object>> {
+    let Some(callee) = ir::called_function(call) else { return None };
+    let name = ir::name_of(callee);
+    if rules::gpu::gpu_call(&name).is_some() {
+        return Some(Vec::new());
+    }
+    if let Some(k) = rules::julia::julia_call(&name) {
+        return if matches!(k, rules::julia::JuliaCall::Reject(_)) { None } else { Some(Vec::new()) };
+    }
+    if memory::memory_transfer(&name).is_some() {
+        return Some(vec![object_of(ir::operand(call, 0))]);
+    }
+    let args = ir::call_args(call);
+    if rules::rule_for_callee(&name).is_some()
+        || memory::allocator(&name).is_some()
+        || memory::is_inactive_function(&name) && !memory::writes_through_pointers(&name)
+        || ir::has_fn_attr(callee, "readnone")
+        || ir::has_fn_attr(callee, "readonly")
+        || reads_only(callee)
+        || memory::writes_no_program_memory(&name) && args.iter().all(|a| !ir::is_pointer(ir::type_of(*a)))
+    {
+        return Some(Vec::new());
+    }
+    if ir::is_declaration(callee) {
+        return None;
+    }
+    let summary = callee_writes(callee, summaries, depth)?;
+    let mut out: Vec<Object> = summary.globals.iter().map(|g| Object::Global(*g)).collect();
+    for k in summary.params {
+        out.push(args.get(k).map(|a| object_of(*a)).unwrap_or(Object::Unknown));
+    }
+    Some(out)
+}
+
+/// What a defined function may write outside its own stack and heap blocks.
+#[derive(Clone, Debug)]
+struct CalleeWrites {
+    params: Vec<usize>,
+    globals: Vec<Value>,
+}
+
+const CALLEE_SUMMARY_DEPTH: u32 = 4;
+
+fn callee_writes(f: Value, summaries: &mut HashMap<Value, Option<CalleeWrites>>, depth: u32) -> Option<CalleeWrites> {
+    if let Some(known) = summaries.get(&f) {
+        return known.clone();
+    }
+    if depth >= CALLEE_SUMMARY_DEPTH {
+        return None;
+    }
+    // A recursive cycle reads as "anything" until the summary is done.
+    summaries.insert(f, None);
+    let params = ir::params(f);
+    let mut out = CalleeWrites { params: Vec::new(), globals: Vec::new() };
+    let note = |o: Object, out: &mut CalleeWrites| -> bool {
+        match o {
+            Object::Local(_) => {}
+            Object::Global(g) => out.globals.push(g),
+            Object::Arg(p, _) => match params.iter().position(|q| *q == p) {
+                Some(k) => out.params.push(k),
+                None => return false,
+            },
+            Object::Unknown => return false,
+        }
+        true
+    };
+    let mut complete = true;
+    for i in ir::all_instructions(f) {
+        let written = match ir::opcode(i) {
+            Some(LLVMStore) => Some(vec![object_of(ir::operand(i, 1))]),
+            Some(LLVMAtomicRMW) | Some(LLVMAtomicCmpXchg) => Some(vec![object_of(ir::operand(i, 0))]),
+            Some(LLVMCall) | Some(LLVMInvoke) => call_writes(i, summaries, depth + 1),
+            _ => continue,
+        };
+        if !written.map(|objects| objects.into_iter().all(|o| note(o, &mut out))).unwrap_or(false) {
+            complete = false;
+            break;
+        }
+    }
+    let result = complete.then_some(out);
+    summaries.insert(f, result.clone());
+    result
 }
 
 fn reachability(f: Value) -> HashMap<ir::Block, HashSet<ir::Block>> {
@@ -463,5 +533,75 @@ fn float_leaves(m: llvm_sys::prelude::LLVMModuleRef, t: Type, at: u64, out: &mut
             _ if ir::is_float_scalar(t) => out.push((at, t)),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inkwell::context::Context;
+    use inkwell::memory_buffer::MemoryBuffer;
+    use inkwell::values::AsValueRef;
+
+    /// `f` loads `%x[0]`, then calls `helper` (whose body is `helper_body`, taking `%y` and
+    /// `%x`), then loads `%x[0]` again: is the first load's memory overwritten afterwards?
+    /// `restrict` puts `noalias` on both arguments.
+    fn first_load_overwritten(helper_body: &str, restrict: bool) -> bool {
+        let x_attr = if restrict { "noalias " } else { "" };
+        let ir = format!(
+            r#"
+@state = global double 0.0
+@slot = global ptr null
+declare double @lgamma(double)
+declare double @opaque(ptr)
+
+define internal void @inner(ptr %p, double %v) {{
+  store double %v, ptr %p
+  ret void
+}}
+
+define internal double @helper(ptr %y, ptr %x) {{
+entry:
+{helper_body}
+  ret double 0.0
+}}
+
+define double @f(ptr {x_attr}%x, ptr {x_attr}%y) {{
+entry:
+  %a = load double, ptr %x
+  %h = call double @helper(ptr %y, ptr %x)
+  %b = load double, ptr %x
+  %s = fadd double %a, %b
+  ret double %s
+}}
+"#
+        );
+        let ctx = Context::create();
+        let buf = MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), "helper");
+        let module = ctx.create_module_from_ir(buf).expect("the test IR parses");
+        let f = module.get_function("f").unwrap().as_value_ref();
+        let first_load = ir::all_instructions(f).into_iter().find(|&i| ir::opcode(i) == Some(LLVMLoad)).unwrap();
+        MemoryFacts::new(f).may_be_overwritten(first_load, true)
+    }
+
+    #[test]
+    fn a_helper_calling_lgamma_and_writing_another_argument_keeps_loads_repeatable() {
+        let body = "  %g = call double @lgamma(double 2.0)\n  store double %g, ptr %y\n  call void @inner(ptr %y, double %g)\n";
+        assert!(!first_load_overwritten(body, true));
+        // Without `noalias` the two arguments may be the same memory.
+        assert!(first_load_overwritten(body, false));
+    }
+
+    #[test]
+    fn a_helper_writing_through_the_loaded_argument_or_anything_unknown_overwrites() {
+        assert!(first_load_overwritten("  call void @inner(ptr %x, double 1.0)\n", true));
+        assert!(first_load_overwritten("  %q = load ptr, ptr @slot\n  store double 1.0, ptr %q\n", true));
+        assert!(first_load_overwritten("  %o = call double @opaque(ptr %y)\n", true));
+    }
+
+    #[test]
+    fn a_helper_writing_a_global_or_its_own_scratch_leaves_arguments_alone() {
+        let body = "  %t = alloca double\n  store double 1.0, ptr %t\n  store double 2.0, ptr @state\n";
+        assert!(!first_load_overwritten(body, true));
     }
 }
