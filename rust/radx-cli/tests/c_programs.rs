@@ -82,12 +82,18 @@ macro_rules! programs {
 programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows);
 
 /// Programs that need extra flags in every configuration.
-const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"])];
+const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"])];
 
 /// Parallel regions, differentiated serialized (rules/openmp.rs in radx-core).
 #[test]
 fn openmp() {
     run_program_with("openmp", PROGRAMS_WITH_FLAGS[0].1);
+}
+
+/// Vectorized reductions (`llvm.vector.reduce.*`), which only -ffast-math lets clang form.
+#[test]
+fn fast_math() {
+    run_program_with("fast_math", PROGRAMS_WITH_FLAGS[1].1);
 }
 
 /// A program added to `tests/c/` must be listed above, or it would never run.

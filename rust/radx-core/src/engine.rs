@@ -125,6 +125,7 @@ impl Engine {
             self.prepare_time += t.elapsed();
         }
         for &c in &copies {
+            crate::rules::reductions::expand_vector_reductions(c);
             crate::analysis::memory::retype_float_moves(c);
             if self.options.enabled("forward-stores") {
                 crate::analysis::forwarding::forward_scratch_stores(c);

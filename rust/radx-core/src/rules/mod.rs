@@ -12,6 +12,7 @@ pub mod julia;
 pub mod math;
 pub mod memory;
 pub mod openmp;
+pub mod reductions;
 pub mod scalar;
 pub mod structural;
 
