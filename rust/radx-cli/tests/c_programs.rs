@@ -79,7 +79,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes);
 
 /// Programs that need extra flags in every configuration.
 const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"])];
@@ -168,6 +168,29 @@ fn tape_bytes(text: &str, function: &str) -> u64 {
     lines.next().unwrap_or_else(|| panic!("no derivative of {function} in:\n{text}"));
     let tape = lines.next().filter(|l| l.trim_start().starts_with("tape:")).unwrap_or_else(|| panic!("no tape line for {function} in:\n{text}"));
     tape.split(',').map(|part| part.split_whitespace().find_map(|w| w.parse::<u64>().ok()).unwrap_or(0)).sum()
+}
+
+/// The loads `diffe{function}`'s stats list as cached.
+fn cached_loads(text: &str, function: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with(&format!("diffe{function} ")))
+        .skip(1)
+        .take_while(|l| l.starts_with("      "))
+        .filter(|l| l.trim_start().starts_with("cached:") && l.contains("= load"))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// A helper kept out of line is read for what it writes: one that calls lgamma and writes
+/// only its scratch argument leaves the caller's reads repeatable, one that overwrites
+/// the caller's array makes them cached (helper_writes.c checks both gradients).
+#[test]
+fn reads_before_an_out_of_line_helper_are_cached_only_when_it_overwrites_them() {
+    for opt in ["-O0", "-O2"] {
+        let text = radx_stats("helper_writes", opt, &[]);
+        assert!(cached_loads(&text, "keeps_reads").is_empty(), "{opt}: reads before `penalty` were cached:\n{text}");
+        assert!(!cached_loads(&text, "overwrites_reads").is_empty(), "{opt}: reads before `rescale` must be cached:\n{text}");
+    }
 }
 
 /// Store forwarding: the reads of the refilled scratch array are re-derived from `x` and

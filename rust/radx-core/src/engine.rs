@@ -298,6 +298,11 @@ impl Engine {
     }
 
     /// The original function a prepared copy was made from.
+    /// Every function prepared so far: original to the copy derivatives are made from.
+    pub fn prepared_copies(&self) -> &HashMap<Value, Value> {
+        &self.prepared
+    }
+
     pub fn original_of(&self, prepared: Value) -> Value {
         self.prepared.iter().find(|(_, &p)| p == prepared).map(|(&o, _)| o).unwrap_or(prepared)
     }

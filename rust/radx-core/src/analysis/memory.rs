@@ -67,13 +67,20 @@ pub struct MemoryFacts {
 
 impl MemoryFacts {
     pub fn new(f: Value) -> MemoryFacts {
+        Self::with_prepared_callees(f, &HashMap::new())
+    }
+
+    /// `new`, reading each defined callee in its prepared copy (`prepared`: original to
+    /// copy) where it has one: at -O0 the original keeps its arguments in stack slots, so
+    /// what it writes through them is only visible after preparation.
+    pub fn with_prepared_callees(f: Value, prepared: &HashMap<Value, Value>) -> MemoryFacts {
         let mut writes = Vec::new();
         let mut summaries = HashMap::new();
         for i in ir::all_instructions(f) {
             match ir::opcode(i) {
                 Some(LLVMStore) => writes.push((object_of(ir::operand(i, 1)), i)),
                 Some(LLVMAtomicRMW) | Some(LLVMAtomicCmpXchg) => writes.push((object_of(ir::operand(i, 0)), i)),
-                Some(LLVMCall) => match call_writes(i, &mut summaries, 0) {
+                Some(LLVMCall) => match call_writes(i, prepared, &mut summaries, 0) {
                     Some(objects) => writes.extend(objects.into_iter().map(|o| (o, i))),
                     None => writes.push((Object::Unknown, i)),
                 },
@@ -107,7 +114,7 @@ impl MemoryFacts {
 /// A defined callee is read for what it writes (through which of its parameters, which
 /// globals): LLVM leaves a helper that calls `lgamma` without any memory attribute, and
 /// treating such a call as writing everything made every earlier load a cached one.
-fn call_writes(call: Value, summaries: &mut HashMap<Value, Option<CalleeWrites>>, depth: u32) -> Option<Vec<Object>> {
+fn call_writes(call: Value, prepared: &HashMap<Value, Value>, summaries: &mut HashMap<Value, Option<CalleeWrites>>, depth: u32) -> Option<Vec<Object>> {
     let Some(callee) = ir::called_function(call) else { return None };
     let name = ir::name_of(callee);
     if rules::gpu::gpu_call(&name).is_some() {
@@ -133,7 +140,8 @@ fn call_writes(call: Value, summaries: &mut HashMap<Value, Option<CalleeWrites>>
     if ir::is_declaration(callee) {
         return None;
     }
-    let summary = callee_writes(callee, summaries, depth)?;
+    let body = prepared.get(&callee).copied().unwrap_or(callee);
+    let summary = callee_writes(body, prepared, summaries, depth)?;
     let mut out: Vec<Object> = summary.globals.iter().map(|g| Object::Global(*g)).collect();
     for k in summary.params {
         out.push(args.get(k).map(|a| object_of(*a)).unwrap_or(Object::Unknown));
@@ -150,7 +158,7 @@ struct CalleeWrites {
 
 const CALLEE_SUMMARY_DEPTH: u32 = 4;
 
-fn callee_writes(f: Value, summaries: &mut HashMap<Value, Option<CalleeWrites>>, depth: u32) -> Option<CalleeWrites> {
+fn callee_writes(f: Value, prepared: &HashMap<Value, Value>, summaries: &mut HashMap<Value, Option<CalleeWrites>>, depth: u32) -> Option<CalleeWrites> {
     if let Some(known) = summaries.get(&f) {
         return known.clone();
     }
@@ -178,7 +186,7 @@ fn callee_writes(f: Value, summaries: &mut HashMap<Value, Option<CalleeWrites>>,
         let written = match ir::opcode(i) {
             Some(LLVMStore) => Some(vec![object_of(ir::operand(i, 1))]),
             Some(LLVMAtomicRMW) | Some(LLVMAtomicCmpXchg) => Some(vec![object_of(ir::operand(i, 0))]),
-            Some(LLVMCall) | Some(LLVMInvoke) => call_writes(i, summaries, depth + 1),
+            Some(LLVMCall) | Some(LLVMInvoke) => call_writes(i, prepared, summaries, depth + 1),
             _ => continue,
         };
         if !written.map(|objects| objects.into_iter().all(|o| note(o, &mut out))).unwrap_or(false) {

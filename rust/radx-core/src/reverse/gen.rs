@@ -116,7 +116,7 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
     };
     engine.reverse_cache.insert(req.clone(), fns);
     let cfg = Cfg::new(prepared);
-    let memory = MemoryFacts::new(prepared);
+    let memory = MemoryFacts::with_prepared_callees(prepared, engine.prepared_copies());
     let n = cfg.blocks.len();
     let mut g = RevGen {
         req: req.clone(),
