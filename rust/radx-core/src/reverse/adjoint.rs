@@ -41,6 +41,23 @@ impl<'e> RevGen<'e> {
         self.rb.store(new, s);
     }
 
+    /// One instruction's contributions to its operands' adjoints. An operand used twice (`x - x`,
+    /// `x * x`, `select c, x, x`) gets its contributions summed before they meet the running
+    /// adjoint: added one at a time, `(x̄ + d) - d` loses an x̄ much smaller than d, and the
+    /// reverse sweep would then disagree with forward mode, which computes `ẋ - ẋ = 0` exactly.
+    pub(super) fn add_adjoints(&mut self, contributions: &[(Value, Value)]) {
+        let mut merged: Vec<(Value, Value)> = Vec::with_capacity(contributions.len());
+        for &(v, d) in contributions {
+            match merged.iter_mut().find(|(w, _)| *w == v) {
+                Some((_, sum)) => *sum = self.add_values(*sum, d),
+                None => merged.push((v, d)),
+            }
+        }
+        for (v, d) in merged {
+            self.add_adjoint(v, d);
+        }
+    }
+
     /// Reads an adjoint and clears it for the next (earlier) execution of its definition.
     pub fn take_value(&mut self, v: Value) -> Value {
         let t = ir::type_of(v);
@@ -319,8 +336,7 @@ impl<'e> RevGen<'e> {
                 let c = self.materialize(Need::Primal(ir::operand(i, 0)), i)?;
                 let z = ir::adjoint_zero(ir::type_of(i));
                 let (a, b) = (self.rb.select(c, d, z), self.rb.select(c, z, d));
-                self.add_adjoint(ir::operand(i, 1), a);
-                self.add_adjoint(ir::operand(i, 2), b);
+                self.add_adjoints(&[(ir::operand(i, 1), a), (ir::operand(i, 2), b)]);
             }
             LLVMExtractValue => {
                 let d = self.take_value(i);
@@ -395,6 +411,7 @@ impl<'e> RevGen<'e> {
             let val = self.materialize(n, i)?;
             env.insert(v, val);
         }
+        let mut contributions = Vec::with_capacity(args.len());
         for (k, p) in rule.partials.iter().enumerate() {
             let Some(p) = p else { continue };
             if !self.activity.is_active(args[k]) {
@@ -410,8 +427,9 @@ impl<'e> RevGen<'e> {
                     self.rb.fmul(pv, d)
                 }
             };
-            self.add_adjoint(args[k], contrib);
+            contributions.push((args[k], contrib));
         }
+        self.add_adjoints(&contributions);
         Ok(())
     }
 
@@ -435,8 +453,7 @@ impl<'e> RevGen<'e> {
             let sum = self.rb.fadd(cur, e);
             *target = unsafe { LLVMBuildInsertElement(self.rb.raw(), *target, sum, at, NO_NAME) };
         }
-        self.add_adjoint(a, da);
-        self.add_adjoint(b, db);
+        self.add_adjoints(&[(a, da), (b, db)]);
     }
 
     /// An integer loaded from active memory and stored to active memory may be a float
@@ -703,13 +720,9 @@ impl<'e> RevGen<'e> {
             args.push(self.materialize(Need::CallTape(i), i)?);
             let r = self.rb.call(sig.combined_or_reverse, fns.reverse, &args);
             let results = unpack(&self.rb, r, sig.adjoint_results.len());
-            let mut k = 0;
-            for (a, act) in call_args.iter().zip(&req.args) {
-                if *act == RevArg::Active {
-                    self.add_adjoint(*a, results[k]);
-                    k += 1;
-                }
-            }
+            let active = call_args.iter().zip(&req.args).filter(|(_, act)| **act == RevArg::Active).map(|(a, _)| *a);
+            let contributions: Vec<(Value, Value)> = active.zip(results).collect();
+            self.add_adjoints(&contributions);
         }
         Ok(())
     }
