@@ -79,7 +79,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, triangle_update);
 
 /// Programs that need extra flags in every configuration.
 const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"])];
@@ -258,21 +258,22 @@ fn remainder_starts_are_rebuilt_from_the_running_index() {
             .map(|l| l.trim().to_string())
             .collect()
     };
-    let with = computed_phis(&[]);
+    // The vector loop and its remainder are the shape under test, so they are kept.
+    let with = computed_phis(&["--radx-disable=scalar-shifted-updates"]);
     assert!(with.is_empty(), "phis of computed values were recorded: {with:#?}");
-    let without = computed_phis(&["--radx-disable=joins"]);
+    let without = computed_phis(&["--radx-disable=joins,scalar-shifted-updates"]);
     assert!(!without.is_empty(), "without joins the remainder's start should be recorded");
 }
 
 /// Merged caches: in GMM's objective (the benchmark's source, at -O2, where clang has
-/// vectorized the triangle) each entry of the scratch vector is needed by the reverse of
+/// vectorized the triangle, kept vectorized here) each entry of the scratch vector is needed by the reverse of
 /// both the vector loop and the remainder of its column; it is pushed once per column.
 #[test]
 fn values_several_blocks_of_an_iteration_need_are_pushed_once() {
     let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches");
     let stats = |extra: &[&str]| radx_stats_of(&benches.join("gmm/gmm.c"), &benches.join("common"), &[&["-O2", "-fno-math-errno"], extra].concat());
-    let with = tape_bytes(&stats(&[]), "gmm_objective");
-    let without = tape_bytes(&stats(&["--radx-disable=merge-caches"]), "gmm_objective");
+    let with = tape_bytes(&stats(&["--radx-disable=scalar-shifted-updates"]), "gmm_objective");
+    let without = tape_bytes(&stats(&["--radx-disable=merge-caches,scalar-shifted-updates"]), "gmm_objective");
     assert!(with < without, "merging should shrink the tape: {with} B with, {without} B without");
 }
 
@@ -333,4 +334,34 @@ fn small_helpers_are_inlined_before_differentiating() {
     let mut without = split_of(&radx_stats("inlined_helpers", "-O0", &["--radx-disable=inline"]));
     without.sort();
     assert_eq!(without, ["augmented_power", "augmented_square", "augmented_weighted_norm2"]);
+}
+
+/// The vector stores of the prepared copy `RADX_PRINT_PREPARED` shows for `function`.
+fn prepared_vector_stores(program: &str, function: &str, extra: &[&str]) -> usize {
+    let dir = scratch(&format!("{program}-prepared"));
+    let out = Command::new(RADX)
+        .args(["cc", "-O2", "-c", "-I"])
+        .arg(c_dir())
+        .args(extra)
+        .arg(c_dir().join(format!("{program}.c")))
+        .arg("-o")
+        .arg(dir.join(format!("{program}.o")))
+        .env("RADX_PRINT_PREPARED", "1")
+        .output()
+        .expect("run radx cc");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let body: Vec<&str> = text.lines().skip_while(|l| !(l.starts_with("define") && l.contains(&format!("{function}(")))).take_while(|l| *l != "}").collect();
+    assert!(!body.is_empty(), "no prepared copy of `{function}` was printed:\n{text}");
+    body.iter().filter(|l| l.trim_start().starts_with("store <")).count()
+}
+
+/// clang's vector form of the triangular update is recognized: the copy the gradient is
+/// made from keeps only the scalar remainder (LLVM deletes the vector loop once its guard
+/// is pinned), and switching the optimization off keeps the vector loop.
+#[test]
+fn a_vectorized_triangular_update_is_differentiated_through_its_scalar_remainder() {
+    assert_eq!(prepared_vector_stores("triangle_update", "squared_norm_of_qx", &[]), 0);
+    assert!(prepared_vector_stores("triangle_update", "squared_norm_of_qx", &["--radx-disable=scalar-shifted-updates"]) > 0);
 }

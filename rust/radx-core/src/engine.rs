@@ -119,6 +119,11 @@ impl Engine {
         } else if self.options.enabled("inline") {
             self.inline_small_callees(&fresh)?;
         }
+        if self.options.enabled("scalar-shifted-updates") {
+            for &c in &copies {
+                crate::analysis::shifted_vector_loops::scalarize_shifted_vector_updates(c);
+            }
+        }
         if self.options.preopt {
             let t = std::time::Instant::now();
             crate::pipeline::run_function_passes(self.module, &copies, crate::pipeline::PREPARE_PIPELINE)?;

@@ -8,4 +8,5 @@ pub mod lanes;
 pub mod memory;
 pub mod min_cut;
 pub mod shared;
+pub mod shifted_vector_loops;
 pub mod useful;
