@@ -48,7 +48,7 @@ pub fn scalarize_shifted_vector_updates(f: Value) -> usize {
 fn is_vectorized_loop(cfg: &Cfg, l: usize) -> bool {
     let lp = &cfg.loops[l];
     lp.latches.iter().any(|&b| marked_vectorized(ir::terminator(cfg.blocks[b])))
-        && lp.body.iter().flat_map(|&b| ir::instructions(cfg.blocks[b])).any(|i| is_vector_access(i))
+        && lp.body.iter().flat_map(|&b| ir::instructions(cfg.blocks[b])).any(is_vector_access)
 }
 
 fn is_vector_access(i: Value) -> bool {
@@ -125,30 +125,30 @@ fn byte_terms(p: Value, module: llvm_sys::prelude::LLVMModuleRef) -> Vec<(Value,
     let mut out = Vec::new();
     let mut todo = vec![(p, 1i64, true)];
     while let Some((v, scale, is_address)) = todo.pop() {
-        match ir::opcode(v) {
-            Some(LLVMOpcode::LLVMGetElementPtr) if is_address && ir::num_operands(v) == 2 => {
-                let elem = unsafe { LLVMGetGEPSourceElementType(v) };
-                let size = ir::data_layout_type_size(module, elem) as i64;
-                todo.push((ir::operand(v, 0), scale, true));
-                todo.push((ir::operand(v, 1), scale * size, false));
+        if is_address {
+            if let Some((base, index, elem)) = super::lanes::single_index_gep(v) {
+                todo.push((base, scale, true));
+                todo.push((index, scale * ir::data_layout_type_size(module, elem) as i64, false));
             }
-            Some(LLVMOpcode::LLVMAdd) if !is_address => {
+            continue;
+        }
+        match ir::opcode(v) {
+            Some(LLVMOpcode::LLVMAdd) => {
                 todo.push((ir::operand(v, 0), scale, false));
                 todo.push((ir::operand(v, 1), scale, false));
             }
-            Some(LLVMOpcode::LLVMSExt | LLVMOpcode::LLVMZExt) if !is_address => todo.push((ir::operand(v, 0), scale, false)),
-            Some(LLVMOpcode::LLVMShl) if !is_address => {
+            Some(LLVMOpcode::LLVMSExt | LLVMOpcode::LLVMZExt) => todo.push((ir::operand(v, 0), scale, false)),
+            Some(LLVMOpcode::LLVMShl) => {
                 if let Some(k) = ir::const_int_value(ir::operand(v, 1)).filter(|k| (0..32).contains(k)) {
                     todo.push((ir::operand(v, 0), scale << k, false));
                 }
             }
-            Some(LLVMOpcode::LLVMMul) if !is_address => {
+            Some(LLVMOpcode::LLVMMul) => {
                 if let Some(k) = ir::const_int_value(ir::operand(v, 1)) {
                     todo.push((ir::operand(v, 0), scale * k, false));
                 }
             }
-            _ if !is_address => out.push((v, scale)),
-            _ => {}
+            _ => out.push((v, scale)),
         }
     }
     out
