@@ -79,7 +79,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, triangle_update);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, triangle_update, remainder_reverse);
 
 /// Programs that need extra flags in every configuration.
 const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"])];
@@ -364,4 +364,34 @@ fn prepared_vector_stores(program: &str, function: &str, extra: &[&str]) -> usiz
 fn a_vectorized_triangular_update_is_differentiated_through_its_scalar_remainder() {
     assert_eq!(prepared_vector_stores("triangle_update", "squared_norm_of_qx", &[]), 0);
     assert!(prepared_vector_stores("triangle_update", "squared_norm_of_qx", &["--radx-disable=scalar-shifted-updates"]) > 0);
+}
+
+/// The vectorized loops of the reverse function clang makes of `tests/c/{program}.c`.
+fn vector_loops_in_derivative(program: &str, extra: &[&str]) -> usize {
+    let dir = scratch(&format!("{program}-vector-loops"));
+    let ll = dir.join(format!("{program}.ll"));
+    let out = Command::new(RADX)
+        .args(["cc", "-O2", "-S", "-emit-llvm", "-I"])
+        .arg(c_dir())
+        .args(extra)
+        .arg(c_dir().join(format!("{program}.c")))
+        .arg("-o")
+        .arg(&ll)
+        .output()
+        .expect("run radx cc");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&ll).expect("read the IR");
+    let _ = std::fs::remove_dir_all(&dir);
+    let body: Vec<&str> = text.lines().skip_while(|l| !(l.starts_with("define") && l.contains("@diffe"))).take_while(|l| *l != "}").collect();
+    assert!(!body.is_empty(), "no derivative in:\n{text}");
+    body.iter().filter(|l| l.starts_with("vector.body")).count()
+}
+
+/// The reverse of the scalar remainder clang leaves after a vector loop is marked vectorized
+/// too: LLVM vectorizes it again only with the optimization switched off.
+#[test]
+fn the_reverse_of_a_vectorizer_remainder_is_not_vectorized_again() {
+    let marked = vector_loops_in_derivative("remainder_reverse", &[]);
+    let unmarked = vector_loops_in_derivative("remainder_reverse", &["--radx-disable=vectorizer-marks"]);
+    assert_eq!(unmarked, marked + 1, "vector loops with marks {marked}, without {unmarked}");
 }

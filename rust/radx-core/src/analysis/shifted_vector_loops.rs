@@ -60,37 +60,7 @@ fn is_vector_access(i: Value) -> bool {
 }
 
 fn marked_vectorized(latch_branch: Value) -> bool {
-    unsafe {
-        let ctx = LLVMGetTypeContext(ir::type_of(ir::parent_function(latch_branch)));
-        let md = LLVMGetMetadata(latch_branch, ir::md_kind(ctx, "llvm.loop"));
-        if md.is_null() {
-            return false;
-        }
-        md_strings(md, 2).iter().any(|s| s == "llvm.loop.isvectorized")
-    }
-}
-
-/// The strings among `md`'s operands and theirs, `depth` levels down.
-unsafe fn md_strings(md: Value, depth: u32) -> Vec<String> {
-    let mut out = Vec::new();
-    if LLVMIsAMDNode(md).is_null() {
-        let mut len = 0;
-        let s = LLVMGetMDString(md, &mut len);
-        if !s.is_null() {
-            out.push(String::from_utf8_lossy(std::slice::from_raw_parts(s as *const u8, len as usize)).into_owned());
-        }
-        return out;
-    }
-    if depth == 0 {
-        return out;
-    }
-    let n = LLVMGetMDNodeNumOperands(md);
-    let mut ops = vec![std::ptr::null_mut(); n as usize];
-    LLVMGetMDNodeOperands(md, ops.as_mut_ptr());
-    for op in ops.into_iter().filter(|op| !op.is_null()) {
-        out.extend(md_strings(op, depth - 1));
-    }
-    out
+    ir::loop_properties(latch_branch).iter().any(|s| s == "llvm.loop.isvectorized")
 }
 
 /// Loop `l` stores a vector to an address it also loads from, and that address moves with

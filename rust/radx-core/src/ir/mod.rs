@@ -480,6 +480,61 @@ pub fn md_kind(ctx: LLVMContextRef, name: &str) -> u32 {
     unsafe { LLVMGetMDKindIDInContext(ctx, name.as_ptr() as *const _, name.len() as u32) }
 }
 
+/// The property names (`llvm.loop.isvectorized`, ...) of the loop whose back edge is
+/// `latch_branch`; empty when it has no loop metadata.
+pub fn loop_properties(latch_branch: Value) -> Vec<String> {
+    unsafe {
+        let ctx = LLVMGetTypeContext(type_of(latch_branch));
+        let md = LLVMGetMetadata(latch_branch, md_kind(ctx, "llvm.loop"));
+        if md.is_null() {
+            return Vec::new();
+        }
+        md_strings(md, 2)
+    }
+}
+
+/// Gives the loop whose back edge is `branch` a loop ID saying it is vectorized already, so
+/// LLVM's loop vectorizer neither vectorizes nor interleaves it.
+pub fn mark_loop_vectorized(branch: Value) {
+    use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
+    unsafe {
+        let ctx = LLVMGetTypeContext(type_of(branch));
+        let name = "llvm.loop.isvectorized";
+        let one = LLVMValueAsMetadata(LLVMConstInt(LLVMInt32TypeInContext(ctx), 1, 0));
+        let mut property = [LLVMMDStringInContext2(ctx, name.as_ptr() as *const _, name.len()), one];
+        let property = LLVMMDNodeInContext2(ctx, property.as_mut_ptr(), 2);
+        // A loop ID names itself first: built around a placeholder, then closed on itself.
+        let placeholder = LLVMTemporaryMDNode(ctx, std::ptr::null_mut(), 0);
+        let mut ops = [placeholder, property];
+        let id = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), 2);
+        LLVMMetadataReplaceAllUsesWith(placeholder, id);
+        LLVMSetMetadata(branch, md_kind(ctx, "llvm.loop"), LLVMMetadataAsValue(ctx, id));
+    }
+}
+
+/// The strings among `md`'s operands and theirs, `depth` levels down.
+unsafe fn md_strings(md: Value, depth: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    if LLVMIsAMDNode(md).is_null() {
+        let mut len = 0;
+        let s = LLVMGetMDString(md, &mut len);
+        if !s.is_null() {
+            out.push(String::from_utf8_lossy(std::slice::from_raw_parts(s as *const u8, len as usize)).into_owned());
+        }
+        return out;
+    }
+    if depth == 0 {
+        return out;
+    }
+    let n = LLVMGetMDNodeNumOperands(md);
+    let mut ops = vec![std::ptr::null_mut(); n as usize];
+    LLVMGetMDNodeOperands(md, ops.as_mut_ptr());
+    for op in ops.into_iter().filter(|op| !op.is_null()) {
+        out.extend(md_strings(op, depth - 1));
+    }
+    out
+}
+
 pub fn enum_attr_kind(name: &str) -> u32 {
     unsafe { LLVMGetEnumAttributeKindForName(name.as_ptr() as *const _, name.len()) }
 }
@@ -576,4 +631,37 @@ pub fn add_fn_attr(f: Value, name: &str) {
 
 pub fn remove_fn_attr(f: Value, name: &str) {
     unsafe { LLVMRemoveEnumAttributeAtIndex(f, llvm_sys::LLVMAttributeFunctionIndex, enum_attr_kind(name)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loop_marked_vectorized_names_itself_and_says_so() {
+        unsafe {
+            let ctx = LLVMContextCreate();
+            let m = LLVMModuleCreateWithNameInContext(c"m".as_ptr(), ctx);
+            let fty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), std::ptr::null_mut(), 0, 0);
+            let f = LLVMAddFunction(m, c"spin".as_ptr(), fty);
+            let entry = LLVMAppendBasicBlockInContext(ctx, f, c"entry".as_ptr());
+            let body = LLVMAppendBasicBlockInContext(ctx, f, c"body".as_ptr());
+            let b = builder::Builder::new(m);
+            b.position_at_end(entry);
+            b.br(body);
+            b.position_at_end(body);
+            let back_edge = b.br(body);
+            assert!(loop_properties(back_edge).is_empty());
+            mark_loop_vectorized(back_edge);
+            assert_eq!(loop_properties(back_edge), ["llvm.loop.isvectorized"]);
+            let md = LLVMGetMetadata(back_edge, md_kind(ctx, "llvm.loop"));
+            let mut ops = [std::ptr::null_mut(); 2];
+            assert_eq!(LLVMGetMDNodeNumOperands(md), 2);
+            LLVMGetMDNodeOperands(md, ops.as_mut_ptr());
+            assert_eq!(ops[0], md, "a loop ID's first operand is the ID itself");
+            assert!(crate::pipeline::verify_module(m).is_ok());
+            LLVMDisposeModule(m);
+            LLVMContextDispose(ctx);
+        }
+    }
 }

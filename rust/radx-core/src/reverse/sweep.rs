@@ -161,7 +161,10 @@ impl<'e> RevGen<'e> {
         for (k, &p) in preds.iter().enumerate() {
             self.rb.position_at_end(edges[k]);
             self.phi_edge(bb, p, &phi_adjoints);
-            self.rb.br(self.rblocks[p]);
+            let edge = self.rb.br(self.rblocks[p]);
+            if let Some(l) = self.cfg.loops.iter().position(|l| l.header == b && l.latches.contains(&p)) {
+                self.keep_vectorizer_mark(l, edge);
+            }
         }
         Ok(())
     }
@@ -272,7 +275,25 @@ impl<'e> RevGen<'e> {
             self.rb.store(p, slot);
         }
         self.phi_edge(bb, iv.latch, phi_adjoints);
-        self.rb.br(self.rblocks[iv.latch]);
+        let back_edge = self.rb.br(self.rblocks[iv.latch]);
+        self.keep_vectorizer_mark(l, back_edge);
+    }
+
+    /// The reverse of a loop LLVM's vectorizer has handled (its vector body, or the scalar
+    /// remainder it marks the same way) is marked handled too. A remainder runs fewer
+    /// iterations than a vector step; vectorized again, its reverse costs a run-time check
+    /// per entry and reads with vector loads the shadows that the scalar code before it has
+    /// just written one element at a time, which store-to-load forwarding cannot serve.
+    pub(super) fn keep_vectorizer_mark(&self, l: usize, back_edge: Value) {
+        if !self.engine.options.enabled("vectorizer-marks") {
+            return;
+        }
+        let marked = self.cfg.loops[l].latches.iter().any(|&b| {
+            ir::loop_properties(ir::terminator(self.cfg.blocks[b])).iter().any(|p| p == "llvm.loop.isvectorized")
+        });
+        if marked {
+            ir::mark_loop_vectorized(back_edge);
+        }
     }
 
     /// Hands each phi's adjoint to the value it took on the edge from `pred`.
