@@ -47,7 +47,7 @@ pub fn scalarize_shifted_vector_updates(f: Value) -> usize {
 /// the vector loop itself, not the scalar remainder the vectorizer marks the same way.
 fn is_vectorized_loop(cfg: &Cfg, l: usize) -> bool {
     let lp = &cfg.loops[l];
-    lp.latches.iter().any(|&b| marked_vectorized(ir::terminator(cfg.blocks[b])))
+    lp.latches.iter().any(|&b| ir::loop_marked_vectorized(ir::terminator(cfg.blocks[b])))
         && lp.body.iter().flat_map(|&b| ir::instructions(cfg.blocks[b])).any(is_vector_access)
 }
 
@@ -57,10 +57,6 @@ fn is_vector_access(i: Value) -> bool {
         Some(LLVMOpcode::LLVMStore) => ir::is_vector(ir::type_of(ir::operand(i, 0))),
         _ => false,
     }
-}
-
-fn marked_vectorized(latch_branch: Value) -> bool {
-    ir::loop_properties(latch_branch).iter().any(|s| s == "llvm.loop.isvectorized")
 }
 
 /// Loop `l` stores a vector to an address it also loads from, and that address moves with
@@ -143,7 +139,7 @@ fn scalar_bypass(cfg: &Cfg, l: usize) -> Option<(Value, Block)> {
     let remainder = cfg.loops.iter().enumerate().find(|(r, rl)| {
         *r != l
             && cfg.preds[rl.header].iter().any(|&p| p == scalar_entry || cfg.succs[scalar_entry] == [p])
-            && rl.latches.iter().any(|&b| marked_vectorized(ir::terminator(cfg.blocks[b])))
+            && rl.latches.iter().any(|&b| ir::loop_marked_vectorized(ir::terminator(cfg.blocks[b])))
             && !rl.body.iter().flat_map(|&b| ir::instructions(cfg.blocks[b])).any(is_vector_access)
     });
     remainder?;

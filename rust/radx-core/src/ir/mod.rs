@@ -493,6 +493,12 @@ pub fn loop_properties(latch_branch: Value) -> Vec<String> {
     }
 }
 
+/// Has LLVM's loop vectorizer handled the loop whose back edge is `latch_branch` (its
+/// vector body, or the scalar remainder it marks the same way)?
+pub fn loop_marked_vectorized(latch_branch: Value) -> bool {
+    loop_properties(latch_branch).iter().any(|p| p == "llvm.loop.isvectorized")
+}
+
 /// Gives the loop whose back edge is `branch` a loop ID saying it is vectorized already, so
 /// LLVM's loop vectorizer neither vectorizes nor interleaves it.
 pub fn mark_loop_vectorized(branch: Value) {

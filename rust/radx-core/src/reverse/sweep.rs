@@ -288,10 +288,7 @@ impl<'e> RevGen<'e> {
         if !self.engine.options.enabled("vectorizer-marks") {
             return;
         }
-        let marked = self.cfg.loops[l].latches.iter().any(|&b| {
-            ir::loop_properties(ir::terminator(self.cfg.blocks[b])).iter().any(|p| p == "llvm.loop.isvectorized")
-        });
-        if marked {
+        if self.cfg.loops[l].latches.iter().any(|&b| ir::loop_marked_vectorized(ir::terminator(self.cfg.blocks[b]))) {
             ir::mark_loop_vectorized(back_edge);
         }
     }
