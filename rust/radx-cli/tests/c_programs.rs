@@ -368,20 +368,7 @@ fn a_vectorized_triangular_update_is_differentiated_through_its_scalar_remainder
 
 /// The vectorized loops of the reverse function clang makes of `tests/c/{program}.c`.
 fn vector_loops_in_derivative(program: &str, extra: &[&str]) -> usize {
-    let dir = scratch(&format!("{program}-vector-loops"));
-    let ll = dir.join(format!("{program}.ll"));
-    let out = Command::new(RADX)
-        .args(["cc", "-O2", "-S", "-emit-llvm", "-I"])
-        .arg(c_dir())
-        .args(extra)
-        .arg(c_dir().join(format!("{program}.c")))
-        .arg("-o")
-        .arg(&ll)
-        .output()
-        .expect("run radx cc");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = std::fs::read_to_string(&ll).expect("read the IR");
-    let _ = std::fs::remove_dir_all(&dir);
+    let text = optimized_ir(program, extra);
     let body: Vec<&str> = text.lines().skip_while(|l| !(l.starts_with("define") && l.contains("@diffe"))).take_while(|l| *l != "}").collect();
     assert!(!body.is_empty(), "no derivative in:\n{text}");
     body.iter().filter(|l| l.starts_with("vector.body")).count()
