@@ -81,6 +81,7 @@ impl Engine {
         let func = unsafe { LLVMAddFunction(self.module, ir::cstring(&name).as_ptr(), fn_ty) };
         unsafe { LLVMSetLinkage(func, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
         clone::copy_codegen_fn_attributes(req.function, func);
+        clone::align_to_cache_line(func);
         // Recursive calls find the function in the cache while its body is being built.
         self.forward_cache.insert(req.clone(), func);
         let active_args: Vec<bool> = req.args.iter().map(|a| *a == ArgActivity::Dup).collect();

@@ -106,6 +106,7 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         let f = LLVMAddFunction(engine.module, ir::cstring(&n).as_ptr(), ty);
         LLVMSetLinkage(f, llvm_sys::LLVMLinkage::LLVMInternalLinkage);
         clone::copy_codegen_fn_attributes(req.function, f);
+        clone::align_to_cache_line(f);
         f
     };
     let fns = if req.combined {
