@@ -374,6 +374,24 @@ fn vector_loops_in_derivative(program: &str, extra: &[&str]) -> usize {
     body.iter().filter(|l| l.starts_with("vector.body")).count()
 }
 
+/// The forward sweep runs the triangular update vectorized again once peeled to an aligned
+/// start, and the update's reverse, whose sum into `x̄[i]` may be reassociated, is vectorized
+/// too; with both switched off the derivative has no vector loop for them. (The derivative
+/// is inlined into its one caller, so the whole module's vector loops are counted: the
+/// primal's are the same in every configuration.)
+#[test]
+fn the_triangular_update_is_vectorized_aligned_forward_and_reassociated_in_reverse() {
+    let vector_loops = |extra: &[&str]| optimized_ir("triangle_update", extra).lines().filter(|l| l.starts_with("vector.body")).count();
+    let both = vector_loops(&[]);
+    let unpeeled = vector_loops(&["--radx-disable=aligned-shifted-updates"]);
+    let neither = vector_loops(&["--radx-disable=aligned-shifted-updates,reassoc-sums"]);
+    assert_eq!(both, neither + 2, "vector loops: both {both}, neither {neither}");
+    assert_eq!(unpeeled, neither, "without the peel the reverse stays marked scalar: {unpeeled} vs {neither}");
+    let reassociated = |extra: &[&str]| optimized_ir("triangle_update", extra).lines().filter(|l| l.contains("fadd reassoc")).count();
+    assert!(reassociated(&[]) > 0);
+    assert_eq!(reassociated(&["--radx-disable=reassoc-sums"]), 0);
+}
+
 /// The reverse of the scalar remainder clang leaves after a vector loop is marked vectorized
 /// too: LLVM vectorizes it again only with the optimization switched off.
 #[test]

@@ -60,6 +60,7 @@ pub struct Engine {
     pub custom_rules: HashSet<Value>,
     /// Time spent in LLVM's preparation pipelines (reported apart from the AD itself).
     pub prepare_time: std::time::Duration,
+    pub reassoc_adds: crate::ir::fast_math::ReassocAdds,
 }
 
 impl Engine {
@@ -75,6 +76,7 @@ impl Engine {
             generated: Vec::new(),
             global_shadows: HashMap::new(),
             prepare_time: std::time::Duration::ZERO,
+            reassoc_adds: Default::default(),
             custom_rules: HashSet::new(),
         }
     }
@@ -121,7 +123,7 @@ impl Engine {
         }
         if self.options.enabled("scalar-shifted-updates") {
             for &c in &copies {
-                crate::analysis::shifted_vector_loops::scalarize_shifted_vector_updates(c);
+                crate::analysis::shifted_vector_loops::scalarize_shifted_vector_updates(c, self.options.enabled("aligned-shifted-updates"));
             }
         }
         if self.options.preopt {

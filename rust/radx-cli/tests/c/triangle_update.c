@@ -2,7 +2,10 @@
  * packed column by column (GMM's Q_k times x_i). At -O2 clang vectorizes the inner
  * `out[j] += l[li++] * x[i]`, whose start moves by one element per column; the gradient is
  * made from the vectorizer's scalar remainder instead (analysis/shifted_vector_loops.rs in
- * radx-core), and must be the same gradient. */
+ * radx-core), and must be the same gradient. The forward sweep peels that loop until `out[j]`
+ * sits on a 16-byte boundary and vectorizes the rest (analysis/alignment_peel.rs): `out` is
+ * passed at both alignments, so rows start on and off a boundary, and a row of one element
+ * ends inside the peel. */
 #include "radx_fwd.h"
 
 void __enzyme_autodiff(void *, ...);
@@ -17,8 +20,9 @@ NOINLINE static double squared_norm_of_qx(int d, const double *restrict l, const
   return s;
 }
 
-static void check(int d) {
-  double l[200], x[20], out[20], dl[200] = {0}, dx[20] = {0}, dout[20] = {0}, qx[20];
+static void check(int d, int shift) {
+  double l[200], x[20], outs[21] __attribute__((aligned(16))), dl[200] = {0}, dx[20] = {0}, douts[21] = {0}, qx[20];
+  double *out = outs + shift, *dout = douts + shift;
   int nl = d * (d - 1) / 2;
   for (int k = 0; k < nl; k++) l[k] = 0.1 * ((k * 7) % 11) - 0.4;
   for (int i = 0; i < d; i++) x[i] = 0.3 + 0.05 * i * ((i % 3) - 1);
@@ -41,6 +45,7 @@ static void check(int d) {
 
 int main(void) {
   static const int sizes[] = {2, 3, 5, 8, 13, 20};
-  for (int k = 0; k < 6; k++) check(sizes[k]);
+  for (int k = 0; k < 6; k++)
+    for (int shift = 0; shift < 2; shift++) check(sizes[k], shift);
   return RADX_FINISH();
 }

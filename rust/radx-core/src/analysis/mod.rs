@@ -1,6 +1,7 @@
 //! Facts about a function computed once, before generation, into plain maps.
 
 pub mod activity;
+pub mod alignment_peel;
 pub mod cfg;
 pub mod forwarding;
 pub mod gpu;

@@ -22,25 +22,39 @@ use crate::ir::{self, Block, Value};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode;
 
-/// Routes every such loop of `f` through its scalar remainder; returns how many.
-pub fn scalarize_shifted_vector_updates(f: Value) -> usize {
+/// Routes every such loop of `f` through its scalar remainder; returns how many. With
+/// `align`, the remainder is marked for the forward sweep to peel until its store sits on a
+/// whole vector and to vectorize again by the original width (see `alignment_peel`): the
+/// vector form wins once its loads stop straddling stores, and the reverse sweep keeps the
+/// scalar loop's reverse.
+pub fn scalarize_shifted_vector_updates(f: Value, align: bool) -> usize {
     let cfg = Cfg::new(f);
     let module = ir::module_of_function(f);
-    let mut pinned = 0;
+    let mut found = Vec::new();
     for l in 0..cfg.loops.len() {
-        if !is_vectorized_loop(&cfg, l) || !updates_at_a_shifting_start(&cfg, l, module) {
+        if !is_vectorized_loop(&cfg, l) {
             continue;
         }
-        let Some((guard, to_scalar)) = scalar_bypass(&cfg, l) else { continue };
+        let Some(vector_bytes) = update_at_a_shifting_start(&cfg, l, module) else { continue };
+        let Some((guard, to_scalar, remainder)) = scalar_bypass(&cfg, l) else { continue };
+        let back_edges: Vec<Value> = cfg.loops[remainder].latches.iter().map(|&b| ir::terminator(cfg.blocks[b])).collect();
+        found.push((guard, to_scalar, back_edges, vector_bytes));
+    }
+    for (guard, to_scalar, back_edges, vector_bytes) in &found {
+        let (guard, to_scalar) = (*guard, *to_scalar);
         unsafe {
             let i1 = LLVMInt1TypeInContext(LLVMGetTypeContext(ir::type_of(guard)));
             // Successor 0 is taken when the condition is true.
             let take_first = ir::successors(ir::parent_block(guard))[0] == to_scalar;
             LLVMSetCondition(guard, LLVMConstInt(i1, take_first as u64, 0));
         }
-        pinned += 1;
+        if align {
+            for &back_edge in back_edges {
+                ir::mark_loop_for_aligned_peel(back_edge, *vector_bytes as u32);
+            }
+        }
     }
-    pinned
+    found.len()
 }
 
 /// The loop's latch carries `llvm.loop.isvectorized` and its body vector loads or stores:
@@ -60,8 +74,9 @@ fn is_vector_access(i: Value) -> bool {
 }
 
 /// Loop `l` stores a vector to an address it also loads from, and that address moves with
-/// an enclosing loop's induction variable by a step that is not a whole number of vectors.
-fn updates_at_a_shifting_start(cfg: &Cfg, l: usize, module: llvm_sys::prelude::LLVMModuleRef) -> bool {
+/// an enclosing loop's induction variable by a step that is not a whole number of vectors:
+/// the size of that vector in bytes.
+fn update_at_a_shifting_start(cfg: &Cfg, l: usize, module: llvm_sys::prelude::LLVMModuleRef) -> Option<u64> {
     let body: Vec<Value> = cfg.loops[l].body.iter().flat_map(|&b| ir::instructions(cfg.blocks[b])).collect();
     let loaded: Vec<Value> = body.iter().copied().filter(|&i| ir::opcode(i) == Some(LLVMOpcode::LLVMLoad)).map(|i| ir::operand(i, 0)).collect();
     for &s in &body {
@@ -79,10 +94,10 @@ fn updates_at_a_shifting_start(cfg: &Cfg, l: usize, module: llvm_sys::prelude::L
             })
         });
         if shifts_by_part_of_a_vector {
-            return true;
+            return Some(width);
         }
     }
-    false
+    None
 }
 
 /// `p` as a sum of values times byte scales, through GEPs with one index and the additions,
@@ -121,9 +136,9 @@ fn byte_terms(p: Value, module: llvm_sys::prelude::LLVMModuleRef) -> Vec<(Value,
 }
 
 /// The vectorizer's guard in front of loop `l` — the conditional branch whose other side
-/// skips the vector loop for the scalar remainder — and that remainder's entry block.
-/// Guards with runtime alias checks come in a chain; the last one decides.
-fn scalar_bypass(cfg: &Cfg, l: usize) -> Option<(Value, Block)> {
+/// skips the vector loop for the scalar remainder — that remainder's entry block, and the
+/// remainder loop. Guards with runtime alias checks come in a chain; the last one decides.
+fn scalar_bypass(cfg: &Cfg, l: usize) -> Option<(Value, Block, usize)> {
     let lp = &cfg.loops[l];
     let outside: Vec<usize> = cfg.preds[lp.header].iter().copied().filter(|p| !lp.body.contains(p)).collect();
     let [preheader] = outside[..] else { return None };
@@ -136,15 +151,14 @@ fn scalar_bypass(cfg: &Cfg, l: usize) -> Option<(Value, Block)> {
     let scalar_entry = cfg.index[&to_scalar];
     // The remainder: a loop entered from that block, marked by the vectorizer, with no
     // vector code, and reached from the vector loop's exit as well.
-    let remainder = cfg.loops.iter().enumerate().find(|(r, rl)| {
+    let (remainder, _) = cfg.loops.iter().enumerate().find(|(r, rl)| {
         *r != l
             && cfg.preds[rl.header].iter().any(|&p| p == scalar_entry || cfg.succs[scalar_entry] == [p])
             && rl.latches.iter().any(|&b| ir::loop_marked_vectorized(ir::terminator(cfg.blocks[b])))
             && !rl.body.iter().flat_map(|&b| ir::instructions(cfg.blocks[b])).any(is_vector_access)
-    });
-    remainder?;
+    })?;
     let reached_from_vector_exit = lp.exits.iter().any(|&e| e == scalar_entry || cfg.succs[e].contains(&scalar_entry));
-    reached_from_vector_exit.then_some((guard, to_scalar))
+    reached_from_vector_exit.then_some((guard, to_scalar, remainder))
 }
 
 #[cfg(test)]
@@ -222,7 +236,7 @@ declare double @llvm.fmuladd.f64(double, double, double)
         let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(ir_text.as_bytes(), "t");
         let m = ctx.create_module_from_ir(buf).expect("test IR parses");
         let f = ir::functions(m.as_mut_ptr()).into_iter().find(|&f| ir::name_of(f) == "f").unwrap();
-        let n = scalarize_shifted_vector_updates(f);
+        let n = scalarize_shifted_vector_updates(f, false);
         m.verify().expect("still valid IR");
         (n, m.print_to_string().to_string())
     }

@@ -8,6 +8,7 @@
 
 pub mod builder;
 pub mod clone;
+pub mod fast_math;
 
 use llvm_sys::core::*;
 use llvm_sys::debuginfo::LLVMInstructionSetDebugLoc;
@@ -502,17 +503,81 @@ pub fn loop_marked_vectorized(latch_branch: Value) -> bool {
 /// Gives the loop whose back edge is `branch` a loop ID saying it is vectorized already, so
 /// LLVM's loop vectorizer neither vectorizes nor interleaves it.
 pub fn mark_loop_vectorized(branch: Value) {
+    set_loop_properties(branch, &[("llvm.loop.isvectorized", LoopHint::I32(1))]);
+}
+
+/// The value of one loop property: LLVM reads `vectorize.enable` as an `i1`, widths and
+/// counts as `i32`.
+#[derive(Clone, Copy)]
+pub enum LoopHint {
+    Flag(bool),
+    I32(u32),
+}
+
+/// Asks LLVM's loop vectorizer to vectorize the loop whose back edge is `branch` by exactly
+/// `width` lanes, without interleaving (so every vector access of the loop covers the same
+/// `width` elements from one iteration of an enclosing loop to the next).
+pub fn request_vector_width(branch: Value, width: u32) {
+    set_loop_properties(
+        branch,
+        &[
+            ("llvm.loop.vectorize.enable", LoopHint::Flag(true)),
+            ("llvm.loop.vectorize.width", LoopHint::I32(width)),
+            ("llvm.loop.interleave.count", LoopHint::I32(1)),
+        ],
+    );
+}
+
+/// RadX's own loop property: the loop was left scalar before differentiation, but the
+/// forward sweep's copy of it should be peeled to this many bytes and vectorized.
+const ALIGNED_PEEL: &str = "radx.loop.peel.align";
+
+/// Marks the loop whose back edge is `branch` as vectorized already (so nothing vectorizes
+/// the derivative's copies of it) and asks for its forward-sweep copy to be peeled until its
+/// store is aligned to `bytes` and then vectorized (`analysis::alignment_peel`).
+pub fn mark_loop_for_aligned_peel(branch: Value, bytes: u32) {
+    set_loop_properties(branch, &[("llvm.loop.isvectorized", LoopHint::I32(1)), (ALIGNED_PEEL, LoopHint::I32(bytes))]);
+}
+
+/// The alignment `mark_loop_for_aligned_peel` asked for on this back edge, if any.
+pub fn aligned_peel_request(branch: Value) -> Option<u64> {
+    unsafe {
+        let ctx = LLVMGetTypeContext(type_of(branch));
+        let id = LLVMGetMetadata(branch, md_kind(ctx, "llvm.loop"));
+        if id.is_null() {
+            return None;
+        }
+        let n = LLVMGetMDNodeNumOperands(id);
+        let mut ops = vec![std::ptr::null_mut(); n as usize];
+        LLVMGetMDNodeOperands(id, ops.as_mut_ptr());
+        ops.into_iter().filter(|op| !op.is_null() && !LLVMIsAMDNode(*op).is_null()).find_map(|property| {
+            if LLVMGetMDNodeNumOperands(property) != 2 || md_strings(property, 1).first().map(String::as_str) != Some(ALIGNED_PEEL) {
+                return None;
+            }
+            let mut pair = [std::ptr::null_mut(); 2];
+            LLVMGetMDNodeOperands(property, pair.as_mut_ptr());
+            const_int_value(pair[1]).map(|b| b as u64)
+        })
+    }
+}
+
+/// Replaces the loop ID on `branch` (a loop's back edge) with one holding `properties`.
+fn set_loop_properties(branch: Value, properties: &[(&str, LoopHint)]) {
     use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
     unsafe {
         let ctx = LLVMGetTypeContext(type_of(branch));
-        let name = "llvm.loop.isvectorized";
-        let one = LLVMValueAsMetadata(LLVMConstInt(LLVMInt32TypeInContext(ctx), 1, 0));
-        let mut property = [LLVMMDStringInContext2(ctx, name.as_ptr() as *const _, name.len()), one];
-        let property = LLVMMDNodeInContext2(ctx, property.as_mut_ptr(), 2);
         // A loop ID names itself first: built around a placeholder, then closed on itself.
         let placeholder = LLVMTemporaryMDNode(ctx, std::ptr::null_mut(), 0);
-        let mut ops = [placeholder, property];
-        let id = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), 2);
+        let mut ops = vec![placeholder];
+        for &(name, hint) in properties {
+            let value = match hint {
+                LoopHint::Flag(b) => LLVMConstInt(LLVMInt1TypeInContext(ctx), b as u64, 0),
+                LoopHint::I32(n) => LLVMConstInt(LLVMInt32TypeInContext(ctx), n as u64, 0),
+            };
+            let mut pair = [LLVMMDStringInContext2(ctx, name.as_ptr() as *const _, name.len()), LLVMValueAsMetadata(value)];
+            ops.push(LLVMMDNodeInContext2(ctx, pair.as_mut_ptr(), 2));
+        }
+        let id = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
         LLVMMetadataReplaceAllUsesWith(placeholder, id);
         LLVMSetMetadata(branch, md_kind(ctx, "llvm.loop"), LLVMMetadataAsValue(ctx, id));
     }

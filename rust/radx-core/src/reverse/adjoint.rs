@@ -37,8 +37,23 @@ impl<'e> RevGen<'e> {
         let s = self.slot(v);
         let t = ir::type_of(v);
         let old = self.rb.load(t, s);
-        let new = self.add_values(old, delta);
+        // One addition per iteration into a value defined outside the loop forms a chain
+        // as long as the loop, and blocks vectorizing the loop's reverse; the order of
+        // adjoint additions is RadX's own, not the program's, so LLVM may reassociate them.
+        let reassociable = self.engine.options.enabled("reassoc-sums") && self.accumulates_in_loop_without(v, self.current);
+        let new = match reassociable.then(|| self.engine.reassoc_adds.fadd(&self.rb, old, delta)).flatten() {
+            Some(sum) => sum,
+            None => self.add_values(old, delta),
+        };
         self.rb.store(new, s);
+    }
+
+    /// Block `b` lies in an innermost loop that `v` is not defined in.
+    fn accumulates_in_loop_without(&self, v: Value, b: usize) -> bool {
+        let Some(l) = self.cfg.loop_of[b] else { return false };
+        let innermost = !self.cfg.loops.iter().any(|inner| inner.parent == Some(l));
+        let defined_inside = ir::is_instruction(v) && self.cfg.block_index(ir::parent_block(v)).is_some_and(|d| self.cfg.loop_contains(l, d));
+        innermost && !defined_inside
     }
 
     /// One instruction's contributions to its operands' adjoints. An operand used twice (`x - x`,

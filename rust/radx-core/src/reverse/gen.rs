@@ -175,6 +175,7 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
     let func_name = crate::diag::demangle_clone_name(&ir::name_of(prepared)).to_string();
     match result {
         Ok(stats) => {
+            crate::analysis::alignment_peel::peel_marked_loops(fns.forward);
             // A kernel's combined derivative is a kernel too (launched from the host).
             if req.combined && crate::rules::gpu::is_kernel(req.function) && !req.args.contains(&RevArg::Active) {
                 crate::rules::gpu::mark_as_kernel(req.function, fns.reverse);
@@ -321,7 +322,8 @@ impl<'e> RevGen<'e> {
     }
 
     /// Tells LLVM that the reverse sweep's stores (adjoints into shadows, the tape, stack
-    /// slots) never write what its recomputed read-only loads read: those loads get a
+    /// slots), and the loads that read what they then write, never touch what its recomputed
+    /// read-only loads read: those loads get a
     /// scope of their own, every store of the reverse sweep `noalias` with it. A load is
     /// recomputed only when nothing in the function writes its memory after it and no
     /// caller can in between (combined mode), and shadows are separate from the primal
@@ -344,8 +346,14 @@ impl<'e> RevGen<'e> {
                 LLVMSetMetadata(load, ir::md_kind(ctx, "alias.scope"), list);
             }
             for &b in reverse_blocks {
-                for i in ir::instructions(b) {
-                    if ir::opcode(i) == Some(LLVMStore) {
+                let instructions = ir::instructions(b);
+                let stored: HashSet<Value> = instructions.iter().filter(|&&i| ir::opcode(i) == Some(LLVMStore)).map(|&i| ir::operand(i, 1)).collect();
+                for i in instructions {
+                    // The read half of `shadow[p] += d` reads what its store writes: left
+                    // unmarked, LLVM's vectorizer sees it may overlap the read-only loads and
+                    // checks the two ranges at run time before every entry of the loop.
+                    let read_half = ir::opcode(i) == Some(LLVMLoad) && stored.contains(&ir::operand(i, 0)) && !self.readonly_loads.contains(&i);
+                    if ir::opcode(i) == Some(LLVMStore) || read_half {
                         LLVMSetMetadata(i, ir::md_kind(ctx, "noalias"), list);
                     }
                 }

@@ -288,7 +288,13 @@ impl<'e> RevGen<'e> {
         if !self.engine.options.enabled("vectorizer-marks") {
             return;
         }
-        if self.cfg.loops[l].latches.iter().any(|&b| ir::loop_marked_vectorized(ir::terminator(self.cfg.blocks[b]))) {
+        let latches = || self.cfg.loops[l].latches.iter().map(|&b| ir::terminator(self.cfg.blocks[b]));
+        // A remainder the forward sweep runs in place of the vector loop (see
+        // `shifted_vector_loops`) is the whole loop: its reverse may be vectorized.
+        if latches().any(|t| ir::aligned_peel_request(t).is_some()) {
+            return;
+        }
+        if latches().any(ir::loop_marked_vectorized) {
             ir::mark_loop_vectorized(back_edge);
         }
     }
