@@ -228,6 +228,10 @@ fn reverse_stores_are_declared_apart_from_read_only_primal_memory() {
     let scoped_loads = text.lines().filter(|l| l.contains(" load ") && l.contains("!alias.scope")).count();
     let noalias_stores = text.lines().filter(|l| l.trim_start().starts_with("store ") && l.contains("!noalias")).count();
     assert!(scoped_loads > 0 && noalias_stores > 0, "{scoped_loads} scoped loads, {noalias_stores} noalias stores");
+    // The read half of each `shadow[p] += d` is declared apart too (else the vectorizer
+    // checks it against the read-only loads at run time).
+    let noalias_loads = text.lines().filter(|l| l.contains(" = load ") && l.contains("!noalias") && !l.contains("!alias.scope")).count();
+    assert!(noalias_loads > 0, "no shadow load is declared apart from the read-only loads");
     // The primal function itself is untouched.
     let primal: String = text.lines().skip_while(|l| !l.starts_with("define dso_local double @fill_objective")).take_while(|l| *l != "}").collect();
     assert!(!primal.contains("!noalias") && !primal.contains("!alias.scope"), "the primal function got alias metadata");

@@ -162,12 +162,12 @@ fn scalar_bypass(cfg: &Cfg, l: usize) -> Option<(Value, Block, usize)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The vectorizer's shape of `for i: for j in i+1..n: out[j] += l[j] * x` (VF 2, no
     /// unrolling), and of the same update at a start that moves by two elements.
-    fn triangle(outer_step: i64) -> String {
+    pub(crate) fn triangle(outer_step: i64) -> String {
         format!(
             r#"
 define void @f(ptr noalias %out, ptr noalias %l, double %x, i64 %n) {{
