@@ -323,8 +323,16 @@ impl<'e> ForwardFn<'e> {
         }
         let ty = ir::type_of(inst);
         let result = self.primal(inst);
-        let mut terms: Vec<(Option<f64>, Value, Value)> = Vec::new();
+        let mut terms: Vec<(Option<f64>, Option<Value>, usize, Value)> = Vec::new();
         let mut partial_values: Vec<(usize, Option<f64>, Option<Value>)> = Vec::new();
+        let arg_vals: Vec<Value> = args.iter().map(|a| self.primal(*a)).collect();
+        let var = |name: &str| -> Value {
+            if name == "r" {
+                result
+            } else {
+                arg_vals[rule.param_index(name).expect("rule variable")]
+            }
+        };
         for (i, p) in rule.partials.iter().enumerate() {
             let Some(p) = p else { continue };
             if !self.shadows.contains_key(&args[i]) {
@@ -332,15 +340,11 @@ impl<'e> ForwardFn<'e> {
             }
             if let Some(c) = p.as_const() {
                 partial_values.push((i, Some(c), None));
+            } else if self.width() == 1 {
+                // One direction: the partial meets its tangent where it is emitted
+                // (`Expr::emit_times` divides by a reciprocal's denominator).
+                partial_values.push((i, None, None));
             } else {
-                let arg_vals: Vec<Value> = args.iter().map(|a| self.primal(*a)).collect();
-                let var = |name: &str| -> Value {
-                    if name == "r" {
-                        result
-                    } else {
-                        arg_vals[rule.param_index(name).expect("rule variable")]
-                    }
-                };
                 partial_values.push((i, None, Some(p.emit(&self.b, ty, &var))));
             }
         }
@@ -349,16 +353,17 @@ impl<'e> ForwardFn<'e> {
             terms.clear();
             for &(i, c, v) in &partial_values {
                 let t = self.shadow(args[i], lane).unwrap();
-                terms.push((c, v.unwrap_or(t), t));
+                terms.push((c, v, i, t));
             }
             let mut acc: Option<Value> = None;
-            for &(c, pv, t) in &terms {
-                let term = match c {
-                    Some(c) if c == 0.0 => continue,
-                    Some(c) if c == 1.0 => t,
-                    Some(c) if c == -1.0 => self.b.fneg(t),
-                    Some(c) => self.b.fmul(self.b.const_float(ty, c), t),
-                    None => self.b.fmul(pv, t),
+            for &(c, pv, i, t) in &terms {
+                let term = match (c, pv) {
+                    (Some(c), _) if c == 0.0 => continue,
+                    (Some(c), _) if c == 1.0 => t,
+                    (Some(c), _) if c == -1.0 => self.b.fneg(t),
+                    (Some(c), _) => self.b.fmul(self.b.const_float(ty, c), t),
+                    (None, Some(pv)) => self.b.fmul(pv, t),
+                    (None, None) => rule.partials[i].as_ref().expect("a partial was listed").emit_times(&self.b, ty, &var, t),
                 };
                 acc = Some(match acc {
                     None => term,

@@ -437,10 +437,7 @@ impl<'e> RevGen<'e> {
                 Some(c) if c == 1.0 => d,
                 Some(c) if c == -1.0 => self.rb.fneg(d),
                 Some(c) => self.rb.fmul(self.rb.const_float(ty, c), d),
-                None => {
-                    let pv = p.emit(&self.rb, ty, &|name| env[name]);
-                    self.rb.fmul(pv, d)
-                }
+                None => p.emit_times(&self.rb, ty, &|name| env[name], d),
             };
             contributions.push((args[k], contrib));
         }

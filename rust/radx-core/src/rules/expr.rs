@@ -296,6 +296,16 @@ impl Expr {
 
     /// Emits the expression as IR of floating-point type `ty`. `var` supplies the value of
     /// each named variable (integers are converted only where `float(...)` asks).
+    /// `self · t`, for a partial `self` and a tangent or adjoint `t`. A reciprocal partial
+    /// `1 / e` (the numerator of a division) becomes `t / e`: one rounding and one
+    /// instruction instead of a division and a multiplication.
+    pub fn emit_times(&self, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value, t: Value) -> Value {
+        match self {
+            Expr::Bin('/', one, e) if one.as_const() == Some(1.0) => b.fdiv(t, e.emit(b, ty, var)),
+            _ => b.fmul(self.emit(b, ty, var), t),
+        }
+    }
+
     pub fn emit(&self, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value) -> Value {
         match self {
             Expr::Num(n) => b.const_float(ty, *n),
@@ -430,6 +440,30 @@ mod tests {
         assert_eq!(e.eval(&|_| 3.0), -9.0);
         assert_eq!(parse("1/(1+x*x)").unwrap().eval(&|_| 1.0), 0.5);
         assert_eq!(parse("2e-1 * 10").unwrap().eval(&|_| 0.0), 2.0);
+    }
+
+    /// A partial times a tangent: `1 / y` divides, anything else multiplies.
+    #[test]
+    fn a_reciprocal_partial_becomes_one_division() {
+        let ctx = inkwell::context::Context::create();
+        let text = "define double @f(double %t, double %y) {\n  ret double %t\n}\n";
+        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(text.as_bytes(), "t");
+        let m = ctx.create_module_from_ir(buf).expect("test IR parses");
+        let f = ir::functions(m.as_mut_ptr())[0];
+        let b = Builder::new(m.as_mut_ptr());
+        let ret = ir::terminator(ir::entry_block(f));
+        b.position_before(ret);
+        let (t, y) = (ir::params(f)[0], ir::params(f)[1]);
+        let ty = ir::type_of(t);
+        let var = |_: &str| y;
+        let quotient = parse("1 / y").unwrap().emit_times(&b, ty, &var, t);
+        let product = parse("-1 / (y * y)").unwrap().emit_times(&b, ty, &var, quotient);
+        ir::set_operand(ret, 0, product);
+        m.verify().expect("valid IR");
+        let printed = m.print_to_string().to_string();
+        assert!(printed.contains("fdiv double %t, %y"), "{printed}");
+        assert_eq!(printed.matches("fdiv").count(), 2, "{printed}");
+        assert!(printed.contains("fmul double"), "{printed}");
     }
 
     #[test]
