@@ -322,9 +322,9 @@ impl<'e> RevGen<'e> {
     }
 
     /// Tells LLVM that the reverse sweep's stores (adjoints into shadows, the tape, stack
-    /// slots), and the loads that read what they then write, never touch what its recomputed
-    /// read-only loads read: those loads get a
-    /// scope of their own, every store of the reverse sweep `noalias` with it. A load is
+    /// slots), and the loads that read what they then write, never touch what its
+    /// recomputed read-only loads read: those loads get a scope of their own, every store
+    /// of the reverse sweep (and its read half) `noalias` with it. A load is
     /// recomputed only when nothing in the function writes its memory after it and no
     /// caller can in between (combined mode), and shadows are separate from the primal
     /// memory they shadow, so the claim holds. Without it LLVM cannot hoist such a load
