@@ -16,7 +16,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-OPTIMIZATIONS = ["inline", "induction", "exit-value", "forward-stores", "joins", "hoist", "merge-caches", "flow", "recompute", "redundant", "stack-slots", "reserve", "tape-reuse", "alias-scopes", "min-cut", "dead-adjoints", "merge-shadows", "scalar-shifted-updates", "aligned-shifted-updates", "reassoc-sums", "vectorizer-marks"]
+OPTIMIZATIONS = ["inline", "induction", "exit-value", "forward-stores", "joins", "hoist", "merge-caches", "flow", "recompute", "redundant", "stack-slots", "reserve", "tape-reuse", "alias-scopes", "min-cut", "dead-adjoints", "merge-shadows", "scalar-shifted-updates", "aligned-shifted-updates", "reassoc-sums", "cancel-factors", "vectorizer-marks"]
 
 
 def run_suite(disabled, quick, only, out):

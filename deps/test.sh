@@ -52,7 +52,7 @@ if [ -x "$SUITE/run.sh" ]; then
   # Each reverse-mode tape optimization switched off in turn must give the same results:
   # the paths it normally hides get exercised (this found a real bug once).
   stage "conformance, reverse mode, each tape optimization off (-O2)" bash -c '
-    for opt in inline induction exit-value forward-stores joins hoist merge-caches flow recompute redundant stack-slots reserve tape-reuse alias-scopes min-cut dead-adjoints merge-shadows scalar-shifted-updates aligned-shifted-updates reassoc-sums vectorizer-marks; do
+    for opt in inline induction exit-value forward-stores joins hoist merge-caches flow recompute redundant stack-slots reserve tape-reuse alias-scopes min-cut dead-adjoints merge-shadows scalar-shifted-updates aligned-shifted-updates reassoc-sums cancel-factors vectorizer-marks; do
       echo "-- RADX_DISABLE=$opt"
       RADX_DISABLE=$opt "$0/run.sh" --opt -O2 --only reverse,loops,memory,calls,control,split,higher,openmp -- "$1" cc | tail -n 1
       [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1

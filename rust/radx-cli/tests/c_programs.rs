@@ -79,7 +79,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, triangle_update, remainder_reverse);
+programs!(scalar_chain, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, cancelled_factors, triangle_update, remainder_reverse);
 
 /// Programs that need extra flags in every configuration.
 const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"])];
@@ -403,4 +403,14 @@ fn the_reverse_of_a_vectorizer_remainder_is_not_vectorized_again() {
     let marked = vector_loops_in_derivative("remainder_reverse", &[]);
     let unmarked = vector_loops_in_derivative("remainder_reverse", &["--radx-disable=vectorizer-marks"]);
     assert_eq!(unmarked, marked + 1, "vector loops with marks {marked}, without {unmarked}");
+}
+
+/// `pow(x, i) / i` over a counter from 1: forward and reverse derivatives drop the
+/// multiplication by `i` and the division by it (rules/cancel.rs in radx-core); switched
+/// off, or where the counter may be 0, both stay. `cancelled_factors.c` checks the values.
+#[test]
+fn factors_cancel_against_divisions_by_provably_nonzero_values() {
+    let divisions = |extra: &[&str]| optimized_ir("cancelled_factors", extra).lines().filter(|l| l.contains(" = fdiv ")).count();
+    let (on, off) = (divisions(&[]), divisions(&["--radx-disable=cancel-factors"]));
+    assert!(on + 10 <= off, "divisions with cancel-factors {on}, without {off}");
 }

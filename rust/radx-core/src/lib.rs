@@ -56,6 +56,7 @@ pub const OPTIMIZATIONS: &[(&str, &str)] = &[
     ("scalar-shifted-updates", "differentiate a vectorized read-modify-write loop whose start moves by part of a vector per outer iteration (a triangular update) through the vectorizer's scalar remainder, which the forward sweep runs without store-forwarding stalls"),
     ("aligned-shifted-updates", "with scalar-shifted-updates, peel that scalar loop until its stores sit on whole vectors and have LLVM vectorize the rest by the original width without interleaving, so each vector load is served by one earlier vector store"),
     ("reassoc-sums", "let LLVM reassociate the additions to the adjoint of a value defined outside an innermost loop made inside it, so the loop's reverse can be vectorized and its additions need not wait on each other"),
+    ("cancel-factors", "where a partial with the factor y meets a division by the same provably nonzero y (`pow(x, n) / n`), cancel the two instead of multiplying and dividing; the result differs from the literal chain rule by rounding only"),
     ("vectorizer-marks", "mark the reverse of a loop LLVM vectorized (vector body or scalar remainder) as vectorized, so LLVM does not vectorize a remainder's reverse again"),
     ("alias-scopes", "declare the reverse sweep's stores apart from the read-only primal memory it reads again, so LLVM can hoist those reads"),
 ];

@@ -217,8 +217,7 @@ mod tests {
     fn pinned_and_peeled(edit: impl Fn(String) -> String) -> (usize, String) {
         let text = edit(triangle(1));
         let ctx = inkwell::context::Context::create();
-        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(text.as_bytes(), "t");
-        let m = ctx.create_module_from_ir(buf).expect("test IR parses");
+        let m = ir::parse_test_module(&ctx, &text);
         let f = ir::functions(m.as_mut_ptr()).into_iter().find(|&f| ir::name_of(f) == "f").unwrap();
         assert_eq!(scalarize_shifted_vector_updates(f, true), 1);
         let n = peel_marked_loops(f);

@@ -8,6 +8,7 @@ pub mod gpu;
 pub mod lanes;
 pub mod memory;
 pub mod min_cut;
+pub mod nonzero;
 pub mod shared;
 pub mod shifted_vector_loops;
 pub mod useful;

@@ -233,8 +233,7 @@ declare double @llvm.fmuladd.f64(double, double, double)
 
     fn pinned_after(ir_text: &str) -> (usize, String) {
         let ctx = inkwell::context::Context::create();
-        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(ir_text.as_bytes(), "t");
-        let m = ctx.create_module_from_ir(buf).expect("test IR parses");
+        let m = ir::parse_test_module(&ctx, ir_text);
         let f = ir::functions(m.as_mut_ptr()).into_iter().find(|&f| ir::name_of(f) == "f").unwrap();
         let n = scalarize_shifted_vector_updates(f, false);
         m.verify().expect("still valid IR");

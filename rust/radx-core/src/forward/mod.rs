@@ -15,10 +15,12 @@ mod parallel;
 pub use julia::{mirror_with_shadows, reject as reject_julia_call, zero_julia_allocation};
 pub use memory::strip_value_metadata;
 
+use crate::analysis::nonzero::is_nonzero_finite;
 use crate::analysis::activity::Activity;
 use crate::diag::{Code, Diagnostic, Result};
 use crate::engine::{ArgActivity, Engine, ForwardRequest, GeneratedFunction};
 use crate::ir::{self, builder::Builder, clone, Type, Value};
+use crate::rules::cancel::Known;
 use crate::rules::{self, structural, Rule};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::{self, *};
@@ -345,9 +347,10 @@ impl<'e> ForwardFn<'e> {
                 // (`Expr::emit_times` divides by a reciprocal's denominator).
                 partial_values.push((i, None, None));
             } else {
-                partial_values.push((i, None, Some(p.emit(&self.b, ty, &var))));
+                partial_values.push((i, None, Some(p.emit_in(&self.b, ty, &var, Known::plain()))));
             }
         }
+        let known = Known { nonzero: &is_nonzero_finite, cancel: self.engine.options.enabled("cancel-factors") };
         let mut lanes = Vec::with_capacity(self.width());
         for lane in 0..self.width() {
             terms.clear();
@@ -363,7 +366,7 @@ impl<'e> ForwardFn<'e> {
                     (Some(c), _) if c == -1.0 => self.b.fneg(t),
                     (Some(c), _) => self.b.fmul(self.b.const_float(ty, c), t),
                     (None, Some(pv)) => self.b.fmul(pv, t),
-                    (None, None) => rule.partials[i].as_ref().expect("a partial was listed").emit_times(&self.b, ty, &var, t),
+                    (None, None) => rule.partials[i].as_ref().expect("a partial was listed").emit_times(&self.b, ty, &var, t, known),
                 };
                 acc = Some(match acc {
                     None => term,

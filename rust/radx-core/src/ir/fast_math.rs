@@ -73,8 +73,7 @@ mod tests {
     fn a_reassociable_addition_says_so_and_verifies() {
         let ctx = inkwell::context::Context::create();
         let text = "define double @f(double %x, double %y) {\n  ret double %x\n}\n";
-        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(text.as_bytes(), "t");
-        let m = ctx.create_module_from_ir(buf).expect("test IR parses");
+        let m = super::parse_test_module(&ctx, text);
         let f = functions(m.as_mut_ptr())[0];
         let b = Builder::new(m.as_mut_ptr());
         let ret = terminator(entry_block(f));

@@ -170,6 +170,21 @@ pub fn opcode(v: Value) -> Option<LLVMOpcode> {
     }
 }
 
+/// Parses LLVM IR text for a unit test.
+#[cfg(test)]
+pub(crate) fn parse_test_module<'c>(ctx: &'c inkwell::context::Context, text: &str) -> inkwell::module::Module<'c> {
+    let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(text.as_bytes(), "test");
+    ctx.create_module_from_ir(buf).expect("test IR parses")
+}
+
+/// Whether an integer `add`, `sub`, `mul` or `shl` carries `nuw`. LLVM 16's C API has no
+/// reader for the wrap flags, so this reads the printed instruction.
+pub fn has_nuw(inst: Value) -> bool {
+    let text = value_to_string(inst);
+    let mut tokens = text.split_whitespace().skip_while(|t| *t != "=").skip(1);
+    matches!(tokens.next(), Some("add" | "sub" | "mul" | "shl")) && tokens.take_while(|t| matches!(*t, "nuw" | "nsw")).any(|t| t == "nuw")
+}
+
 pub fn is_instruction(v: Value) -> bool {
     unsafe { !LLVMIsAInstruction(v).is_null() }
 }

@@ -6,6 +6,8 @@ use super::{signatures, unpack, RevArg};
 use crate::analysis::memory::memory_types;
 use crate::diag::{Code, Diagnostic, Result};
 use crate::ir::{self, Type, Value};
+use crate::analysis::nonzero::is_nonzero_finite;
+use crate::rules::cancel::Known;
 use crate::rules::{self, memory, Rule};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
@@ -46,6 +48,17 @@ impl<'e> RevGen<'e> {
             None => self.add_values(old, delta),
         };
         self.rb.store(new, s);
+        // A value used once, later in its own block, has exactly one contribution between
+        // two reads of its adjoint, added to the zero the last read left (`-0.0 + d == d`):
+        // its read can take `d` itself, so a rule sees the expression its adjoint is
+        // (`ȳ / n`, where `rules::cancel` looks for it) rather than a load.
+        let sole = ir::is_float_scalar(t) && used_once_later_in_own_block(v);
+        let here = self.rb.current_block();
+        if sole && !self.sole_adjoints.contains_key(&v) {
+            self.sole_adjoints.insert(v, (here, delta));
+        } else {
+            self.sole_adjoints.remove(&v);
+        }
     }
 
     /// Block `b` lies in an innermost loop that `v` is not defined in.
@@ -82,7 +95,10 @@ impl<'e> RevGen<'e> {
         let s = self.slot(v);
         let val = self.rb.load(t, s);
         self.rb.store(ir::adjoint_zero(t), s);
-        val
+        match self.sole_adjoints.remove(&v) {
+            Some((block, d)) if block == self.rb.current_block() => d,
+            _ => val,
+        }
     }
 
     /// a + b on the floating-point leaves of a value; other leaves keep a's.
@@ -422,10 +438,17 @@ impl<'e> RevGen<'e> {
         let d = self.take_value(i);
         let ty = ir::type_of(i);
         let mut env: HashMap<String, Value> = HashMap::new();
+        // The reverse sweep's copy of a primal value is as nonzero as the primal.
+        let mut nonzero_copies: Vec<Value> = Vec::new();
         for (v, n) in self.rule_reads(i, rule, args) {
             let val = self.materialize(n, i)?;
+            if matches!(n, Need::Primal(p) if is_nonzero_finite(p)) {
+                nonzero_copies.push(val);
+            }
             env.insert(v, val);
         }
+        let nonzero = |v: Value| nonzero_copies.contains(&v) || is_nonzero_finite(v);
+        let known = Known { nonzero: &nonzero, cancel: self.engine.options.enabled("cancel-factors") };
         let mut contributions = Vec::with_capacity(args.len());
         for (k, p) in rule.partials.iter().enumerate() {
             let Some(p) = p else { continue };
@@ -437,7 +460,7 @@ impl<'e> RevGen<'e> {
                 Some(c) if c == 1.0 => d,
                 Some(c) if c == -1.0 => self.rb.fneg(d),
                 Some(c) => self.rb.fmul(self.rb.const_float(ty, c), d),
-                None => p.emit_times(&self.rb, ty, &|name| env[name], d),
+                None => p.emit_times(&self.rb, ty, &|name| env[name], d, known),
             };
             contributions.push((args[k], contrib));
         }
@@ -824,4 +847,15 @@ fn layout_accumulate_helper(b: &crate::ir::builder::Builder, l: &crate::analysis
 fn accumulate_helper(b: &crate::ir::builder::Builder, ft: Type) -> Value {
     let size = ir::data_layout_type_size(b.module, ft);
     layout_accumulate_helper(b, &crate::analysis::memory::ElementLayout { size, floats: vec![(0, ft)] })
+}
+
+/// `v` is an instruction with a single use, by a later non-phi instruction of its block.
+fn used_once_later_in_own_block(v: Value) -> bool {
+    if !ir::is_instruction(v) {
+        return false;
+    }
+    match ir::users(v)[..] {
+        [u] => ir::is_instruction(u) && ir::opcode(u) != Some(LLVMPHI) && ir::parent_block(u) == ir::parent_block(v),
+        _ => false,
+    }
 }

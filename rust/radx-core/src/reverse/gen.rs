@@ -48,6 +48,9 @@ pub struct RevGen<'e> {
     /// Where the reverse sweep initialises adjoint slots (before this instruction).
     pub rinit: Value,
     pub slots: HashMap<Value, Value>,
+    /// Adjoints whose slot holds exactly one contribution, made in the reverse block named
+    /// (see `RevGen::add_adjoint`).
+    pub sole_adjoints: HashMap<Value, (Block, Value)>,
     pub memo: HashMap<Need, Value>,
     pub rev_allocas: HashMap<Value, Value>,
     pub seed: Option<Value>,
@@ -147,6 +150,7 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         rentry: std::ptr::null_mut(),
         rinit: std::ptr::null_mut(),
         slots: HashMap::new(),
+        sole_adjoints: HashMap::new(),
         memo: HashMap::new(),
         rev_allocas: HashMap::new(),
         seed: None,

@@ -7,6 +7,7 @@
 //! text keeps the tables readable as mathematics; they are parsed once and emitted as IR
 //! of whatever floating-point type the primal has (scalar or vector).
 
+use super::cancel::{self, Known};
 use crate::ir::builder::Builder;
 use crate::ir::{self, Type, Value};
 use llvm_sys::LLVMRealPredicate;
@@ -294,25 +295,40 @@ impl Expr {
         }
     }
 
-    /// Emits the expression as IR of floating-point type `ty`. `var` supplies the value of
-    /// each named variable (integers are converted only where `float(...)` asks).
     /// `self · t`, for a partial `self` and a tangent or adjoint `t`. A reciprocal partial
     /// `1 / e` (the numerator of a division) becomes `t / e`: one rounding and one
-    /// instruction instead of a division and a multiplication.
-    pub fn emit_times(&self, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value, t: Value) -> Value {
+    /// instruction instead of a division and a multiplication. Where `known` allows, a
+    /// factor that meets a division by itself cancels (`rules::cancel`).
+    pub fn emit_times(&self, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value, t: Value, known: Known) -> Value {
+        if let Some(v) = cancel::times(self, b, ty, var, t, known) {
+            return v;
+        }
         match self {
-            Expr::Bin('/', one, e) if one.as_const() == Some(1.0) => b.fdiv(t, e.emit(b, ty, var)),
-            _ => b.fmul(self.emit(b, ty, var), t),
+            Expr::Bin('/', one, e) if one.as_const() == Some(1.0) => b.fdiv(t, e.emit_in(b, ty, var, known)),
+            _ => b.fmul(self.emit_in(b, ty, var, known), t),
         }
     }
 
+    /// Emits the expression as IR of floating-point type `ty`. `var` supplies the value of
+    /// each named variable (integers are converted only where `float(...)` asks).
     pub fn emit(&self, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value) -> Value {
+        self.emit_in(b, ty, var, Known::plain())
+    }
+
+    /// `emit`, where a guard `y == 0 ? … : …` on a `y` known to be nonzero emits only the
+    /// branch taken.
+    pub fn emit_in(&self, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value, known: Known) -> Value {
+        if let Expr::Cond(c, x, y) = self {
+            if let Some(taken) = cancel::fold_zero_test(c, var, known) {
+                return if taken { x.emit_in(b, ty, var, known) } else { y.emit_in(b, ty, var, known) };
+            }
+        }
         match self {
             Expr::Num(n) => b.const_float(ty, *n),
             Expr::Var(v) => var(v),
-            Expr::Neg(a) => b.fneg(a.emit(b, ty, var)),
+            Expr::Neg(a) => b.fneg(a.emit_in(b, ty, var, known)),
             Expr::Bin(op, x, y) => {
-                let (x, y) = (x.emit(b, ty, var), y.emit(b, ty, var));
+                let (x, y) = (x.emit_in(b, ty, var, known), y.emit_in(b, ty, var, known));
                 match op {
                     '+' => b.fadd(x, y),
                     '-' => b.fsub(x, y),
@@ -330,18 +346,18 @@ impl Expr {
                     CmpOp::Eq => LLVMRealOEQ,
                     CmpOp::Ne => LLVMRealUNE,
                 };
-                b.fcmp(p, x.emit(b, ty, var), y.emit(b, ty, var))
+                b.fcmp(p, x.emit_in(b, ty, var, known), y.emit_in(b, ty, var, known))
             }
             Expr::Cond(c, x, y) => {
-                let c = c.emit(b, ty, var);
-                b.select(c, x.emit(b, ty, var), y.emit(b, ty, var))
+                let c = c.emit_in(b, ty, var, known);
+                b.select(c, x.emit_in(b, ty, var, known), y.emit_in(b, ty, var, known))
             }
             Expr::Call(f, args) => {
                 if f == "float" {
-                    let v = args[0].emit(b, ty, var);
+                    let v = args[0].emit_in(b, ty, var, known);
                     return if ir::is_integer(ir::type_of(v)) { int_to_float(b, v, ty) } else { v };
                 }
-                let a: Vec<Value> = args.iter().map(|x| x.emit(b, ty, var)).collect();
+                let a: Vec<Value> = args.iter().map(|x| x.emit_in(b, ty, var, known)).collect();
                 // GPU back ends cannot lower transcendental intrinsics: call the device
                 // library (libdevice on NVPTX, OCML on AMDGPU) instead.
                 let transcendental = matches!(f.as_str(), "sin" | "cos" | "exp" | "log" | "pow" | "sinh" | "cosh");
@@ -447,8 +463,7 @@ mod tests {
     fn a_reciprocal_partial_becomes_one_division() {
         let ctx = inkwell::context::Context::create();
         let text = "define double @f(double %t, double %y) {\n  ret double %t\n}\n";
-        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(text.as_bytes(), "t");
-        let m = ctx.create_module_from_ir(buf).expect("test IR parses");
+        let m = ir::parse_test_module(&ctx, text);
         let f = ir::functions(m.as_mut_ptr())[0];
         let b = Builder::new(m.as_mut_ptr());
         let ret = ir::terminator(ir::entry_block(f));
@@ -456,8 +471,8 @@ mod tests {
         let (t, y) = (ir::params(f)[0], ir::params(f)[1]);
         let ty = ir::type_of(t);
         let var = |_: &str| y;
-        let quotient = parse("1 / y").unwrap().emit_times(&b, ty, &var, t);
-        let product = parse("-1 / (y * y)").unwrap().emit_times(&b, ty, &var, quotient);
+        let quotient = parse("1 / y").unwrap().emit_times(&b, ty, &var, t, Known::plain());
+        let product = parse("-1 / (y * y)").unwrap().emit_times(&b, ty, &var, quotient, Known::plain());
         ir::set_operand(ret, 0, product);
         m.verify().expect("valid IR");
         let printed = m.print_to_string().to_string();
