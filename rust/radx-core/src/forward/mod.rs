@@ -15,8 +15,8 @@ mod parallel;
 pub use julia::{mirror_with_shadows, reject as reject_julia_call, zero_julia_allocation};
 pub use memory::strip_value_metadata;
 
-use crate::analysis::nonzero::is_nonzero_finite;
 use crate::analysis::activity::Activity;
+use crate::analysis::nonzero::is_nonzero_finite;
 use crate::diag::{Code, Diagnostic, Result};
 use crate::engine::{ArgActivity, Engine, ForwardRequest, GeneratedFunction};
 use crate::ir::{self, builder::Builder, clone, Type, Value};
