@@ -298,8 +298,10 @@ const char *radx_status_name(radx_status status);
 /* The library's ABI version (RADX_ABI_VERSION of the header it was built with). */
 uint32_t radx_abi_version(void);
 
-/* The version of the libLLVM libradx is linked against (what LLVMGetVersion says there);
-   any pointer may be NULL. */
+/* The version of the libLLVM libradx is linked against (what LLVMGetVersion says there;
+   on LLVM 15, which has no LLVMGetVersion, the version it was built with). Each build of
+   libradx is for one LLVM major, and its file name says which (libradx-llvm16.so).
+   Any pointer may be NULL. */
 void radx_llvm_version(uint32_t *major, uint32_t *minor, uint32_t *patch);
 
 /*
@@ -330,16 +332,19 @@ radx_status radx_differentiate_ex(const uint8_t *bitcode, size_t bitcode_len,
 /* llvm-c's module type: `struct LLVMOpaqueModule *` is LLVMModuleRef (llvm-c/Types.h). */
 struct LLVMOpaqueModule;
 
-/* The caller's LLVMGetVersion (llvm-c/Core.h, LLVM 16 and later). */
+/* The caller's LLVMGetVersion (llvm-c/Core.h, LLVM 16 and later); a caller on LLVM 15,
+   which has none, passes its LLVMContextCreate cast to this type (never called). */
 typedef void (*radx_llvm_get_version_fn)(unsigned *major, unsigned *minor, unsigned *patch);
 
 /*
  * The in-process door: adds the derivative to `module` (an LLVMModuleRef) in place.
  * The rule: the module must come from the libLLVM libradx is linked against. The caller
- * passes its own LLVMGetVersion as `llvm_get_version`; libradx calls it, and refuses with
- * RADX_ERR_LLVM_MISMATCH, before touching the module, when the version differs from its
- * own (radx_llvm_version) or when the function is not the one libradx calls (two copies of
- * LLVM loaded side by side). Use the bitcode door (radx_differentiate_ex) then.
+ * passes its own LLVMGetVersion (LLVM 15: LLVMContextCreate) as `llvm_get_version`; it
+ * must be the very function libradx links. Otherwise libradx refuses with
+ * RADX_ERR_LLVM_MISMATCH before touching the module, naming the caller's LLVM version and
+ * file and its own (another version, or two copies of one LLVM loaded side by side); it
+ * only calls the function when the dynamic loader names it LLVMGetVersion. Use the
+ * bitcode door (radx_differentiate_ex) then.
  * The module is verified first (RADX_ERR_MALFORMED_INPUT). On failure it is left as it
  * was: whatever the call added is removed. result->bitcode is NULL. The module and its
  * context must not be used by another thread during the call.

@@ -4,12 +4,15 @@
 //! libradx is linked against (same version, same loaded copy). LLVM's C++ objects have no
 //! stable layout across versions, and two copies of one version in a process have separate
 //! global state, so anything else is refused before the module is touched. The caller
-//! proves it by passing its own `LLVMGetVersion`: the versions must be equal and the
-//! function must be the one libradx calls.
+//! proves it by passing the address of its libLLVM's `LLVMGetVersion` (LLVM 15, which has
+//! none, passes `LLVMContextCreate`: `ir::llvm::identity_symbol`): it must be the very
+//! function libradx links. A different function is only called when the loader names it
+//! `LLVMGetVersion`, to say which LLVM the module came from.
 
 use crate::error::Failure;
 use crate::types::*;
 use radx_core::ir::{self, Value};
+use radx_core::llvm_sys;
 use llvm_sys::core::*;
 use llvm_sys::prelude::LLVMModuleRef;
 use std::collections::HashSet;
@@ -18,55 +21,77 @@ use std::os::raw::c_uint;
 
 /// The version of the libLLVM libradx calls.
 pub fn own_llvm_version() -> (u32, u32, u32) {
-    let (mut a, mut b, mut c): (c_uint, c_uint, c_uint) = (0, 0, 0);
-    unsafe { LLVMGetVersion(&mut a, &mut b, &mut c) };
-    (a, b, c)
+    ir::llvm::version()
 }
 
-/// The file a code address belongs to (for messages).
-fn object_file_of(addr: usize) -> String {
+/// The file a code address belongs to and the exported symbol at it, as the dynamic
+/// loader knows them.
+fn symbol_at(addr: usize) -> (String, Option<String>) {
     unsafe {
         let mut info: libc::Dl_info = std::mem::zeroed();
-        if libc::dladdr(addr as *const libc::c_void, &mut info) != 0 && !info.dli_fname.is_null() {
-            return CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned();
+        if libc::dladdr(addr as *const libc::c_void, &mut info) != 0 {
+            let file = if info.dli_fname.is_null() { format!("an unknown object at {addr:#x}") } else { CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned() };
+            let exact = !info.dli_saddr.is_null() && info.dli_saddr as usize == addr;
+            let name = (exact && !info.dli_sname.is_null()).then(|| CStr::from_ptr(info.dli_sname).to_string_lossy().into_owned());
+            return (file, name);
         }
     }
-    format!("an unknown object at {addr:#x}")
+    (format!("an unknown object at {addr:#x}"), None)
 }
 
 /// Checks that the caller's libLLVM is libradx's.
 pub fn check_llvm(get_version: RadxLlvmGetVersionFn) -> Result<(), Failure> {
-    let Some(theirs) = get_version else {
-        return Err(Failure::invalid("llvm_get_version is NULL").hint(
-            "pass the address of LLVMGetVersion from the libLLVM that created the module (Julia: `Libdl.dlsym(Libdl.dlopen(String(Base.libllvm_path())), :LLVMGetVersion)`)",
-        ));
-    };
-    let (mut a, mut b, mut c): (c_uint, c_uint, c_uint) = (0, 0, 0);
-    unsafe { theirs(&mut a, &mut b, &mut c) };
+    let (identity, our_fn) = ir::llvm::identity_symbol();
     let ours = own_llvm_version();
-    if (a, b, c) != ours {
-        return Err(Failure::api(
-            RADX_ERR_LLVM_MISMATCH,
-            format!("the module comes from LLVM {a}.{b}.{c} but libradx is built against LLVM {}.{}.{}", ours.0, ours.1, ours.2),
-        )
-        .hint(format!(
-            "build libradx against LLVM {a}.{b}.{c} (for Julia, julia/deps/build.jl does that), or pass bitcode to radx_differentiate_ex instead (it needs the same LLVM major to read it back)"
+    let Some(theirs) = get_version else {
+        return Err(Failure::invalid("llvm_get_version is NULL").hint(format!(
+            "pass the address of {identity} from the libLLVM that created the module (this libradx is built for LLVM {}; Julia: `Libdl.dlsym(Libdl.dlopen(String(Base.libllvm_path())), :{identity})`)",
+            ours.0
         )));
-    }
-    let our_fn = LLVMGetVersion as *const () as usize;
+    };
     let their_fn = theirs as *const () as usize;
-    if our_fn != their_fn {
-        return Err(Failure::api(
+    if their_fn == our_fn {
+        return Ok(());
+    }
+    let (their_file, their_name) = symbol_at(their_fn);
+    let (our_file, _) = symbol_at(our_fn);
+    let rebuild = "build the libradx for the caller's LLVM (`RADX_LLVM=<major> deps/build.sh`; RadX.jl's deps/build.jl does it), or pass bitcode to radx_differentiate_ex instead (an LLVM reads the bitcode of older ones)";
+    match their_name.as_deref() {
+        Some("LLVMGetVersion") => {
+            let (mut a, mut b, mut c): (c_uint, c_uint, c_uint) = (0, 0, 0);
+            unsafe { theirs(&mut a, &mut b, &mut c) };
+            if (a, b, c) != ours {
+                return Err(Failure::api(
+                    RADX_ERR_LLVM_MISMATCH,
+                    format!("the module comes from LLVM {a}.{b}.{c} ({their_file}) but this libradx is built for LLVM {}.{}.{} ({our_file})", ours.0, ours.1, ours.2),
+                )
+                .hint(rebuild));
+            }
+            Err(Failure::api(
+                RADX_ERR_LLVM_MISMATCH,
+                format!("two copies of LLVM {a}.{b}.{c} are loaded: the module's ({their_file}) and libradx's ({our_file}); a module cannot cross between them"),
+            )
+            .hint("build libradx against the caller's libLLVM (the same file), or pass bitcode to radx_differentiate_ex"))
+        }
+        Some(name) if name == identity => Err(Failure::api(
+            RADX_ERR_LLVM_MISMATCH,
+            format!("two copies of LLVM {} are loaded: the module's ({their_file}) and libradx's ({our_file}); a module cannot cross between them", ours.0),
+        )
+        .hint("build libradx against the caller's libLLVM (the same file), or pass bitcode to radx_differentiate_ex")),
+        Some("LLVMContextCreate") => Err(Failure::api(
             RADX_ERR_LLVM_MISMATCH,
             format!(
-                "two copies of LLVM {a}.{b}.{c} are loaded: the module's ({}) and libradx's ({}); a module cannot cross between them",
-                object_file_of(their_fn),
-                object_file_of(our_fn)
+                "the caller passed LLVMContextCreate ({their_file}), which only LLVM 15 callers pass, but this libradx is built for LLVM {}.{}.{} ({our_file})",
+                ours.0, ours.1, ours.2
             ),
         )
-        .hint("build libradx against the caller's libLLVM (the same file), or pass bitcode to radx_differentiate_ex"));
+        .hint(rebuild)),
+        other => Err(Failure::invalid(format!(
+            "llvm_get_version points at {} in {their_file}, not at {identity} of a libLLVM",
+            other.map(|n| format!("`{n}`")).unwrap_or_else(|| format!("{their_fn:#x}"))
+        ))
+        .hint(format!("pass the address of {identity} from the libLLVM that created the module (this libradx is built for LLVM {})", ours.0))),
     }
-    Ok(())
 }
 
 /// What the module held before a request, to undo a failed one.

@@ -12,6 +12,7 @@ pub mod rules;
 pub mod signature;
 pub mod types;
 
+use radx_core::llvm_sys;
 use error::{c_string, free_c_string, to_chain, Failure};
 use inkwell::context::Context;
 use inkwell::memory_buffer::MemoryBuffer;
@@ -60,7 +61,12 @@ pub(crate) fn parse_module<'c>(ctx: &'c Context, bitcode: *const u8, len: usize)
     let bytes = unsafe { std::slice::from_raw_parts(bitcode, len) };
     let buf = MemoryBuffer::create_from_memory_range_copy(bytes, "radx-input");
     let m = ctx.create_module_from_ir(buf).map_err(|e| {
-        Failure::from(Diagnostic::new(Code::MalformedInput, format!("the buffer is not LLVM bitcode or IR: {}", e.to_string().trim())))
+        let text = e.to_string();
+        let d = Diagnostic::new(Code::MalformedInput, format!("the buffer is not LLVM bitcode or IR: {}", text.trim()));
+        Failure::from(match radx_core::ir::llvm::read_error_hint(&text) {
+            Some(h) => d.hint(h),
+            None => d,
+        })
     })?;
     if let Err(e) = m.verify() {
         return Err(Diagnostic::new(Code::MalformedInput, format!("the module is not valid: {}", e.to_string().trim())).into());
@@ -229,8 +235,8 @@ pub unsafe extern "C" fn radx_differentiate_ex(
 /// const radx_rules *rules, radx_result **result, radx_error **error)`
 ///
 /// # Safety
-/// `module` is NULL or a live module of the libLLVM whose `LLVMGetVersion` is
-/// `llvm_get_version`, not used by another thread during the call (nor is its context);
+/// `module` is NULL or a live module of the libLLVM whose `LLVMGetVersion` (LLVM 15:
+/// `LLVMContextCreate`) is `llvm_get_version`, not used by another thread during the call (nor is its context);
 /// the rest as for `radx_differentiate_ex`.
 #[no_mangle]
 pub unsafe extern "C" fn radx_differentiate_module(

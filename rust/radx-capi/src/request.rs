@@ -2,6 +2,7 @@
 //! reverse), the generation, cleanup and verification of the derivative, and the exact
 //! signatures of what was generated.
 
+use radx_core::llvm_sys;
 use crate::error::Failure;
 use crate::rules::Registry;
 use crate::signature::{self, FnSig};
@@ -301,6 +302,7 @@ fn activity_at(p: &Parsed, i: usize) -> RadxActivity {
 /// C-identifier names, are cleaned up (unless RADX_FLAG_NO_POSTOPT) and the module is
 /// verified. Custom rules in `rules` are validated against the module first.
 pub fn generate(m: LLVMModuleRef, p: &Parsed, rules: Option<&Registry>) -> Result<Generated, Failure> {
+    ir::llvm::check_module(m)?;
     let (function, fn_ty) = target(m, p)?;
     let params = ir::param_types(fn_ty);
     let ret = ir::return_type(fn_ty);

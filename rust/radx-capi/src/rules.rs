@@ -9,6 +9,7 @@
 //! types) and hands them to the engine, which uses them wherever a derivative of that
 //! function with that activity pattern is needed (the request itself or a call inside it).
 
+use radx_core::llvm_sys;
 use crate::error::Failure;
 use crate::request::{activity_name, find_function, forward_arg, forward_return, read_activities, reverse_arg, reverse_return};
 use crate::types::*;

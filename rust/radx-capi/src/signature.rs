@@ -5,6 +5,7 @@
 //! against the type of the function the engine generated: a drift between the two is an
 //! internal error, never a wrong call.
 
+use radx_core::llvm_sys;
 use crate::error::{c_string, free_c_string, Failure};
 use crate::types::*;
 use radx_core::engine::ArgActivity;

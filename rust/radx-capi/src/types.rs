@@ -21,7 +21,8 @@ pub type RadxActivity = i32;
 pub type RadxFlags = u32;
 pub type RadxSlotRole = i32;
 pub type RadxReturnLayout = i32;
-/// `radx_llvm_get_version_fn`: the caller's `LLVMGetVersion`.
+/// `radx_llvm_get_version_fn`: the caller's `LLVMGetVersion` (LLVM 15: `LLVMContextCreate`,
+/// compared, never called).
 pub type RadxLlvmGetVersionFn = Option<unsafe extern "C" fn(*mut c_uint, *mut c_uint, *mut c_uint)>;
 
 /// The ABI version: changes whenever a struct or a signature of the header changes in a

@@ -1,5 +1,5 @@
 //! Builds `tests/c/capi_test.c` against `include/radx.h` and the libradx.so cargo built,
-//! and runs it (it differentiates a module made by clang-16, compiles the result, runs it
+//! and runs it (it differentiates a module made by clang, compiles the result, runs it
 //! and checks the derivatives against analytic values), and `tests/c/capi_rev_test.c`
 //! (ABI 2: reverse modes, signatures, the in-process door through the program's own
 //! LLVM-C, custom-rule registries).
@@ -27,7 +27,7 @@ fn c_program_using_libradx() {
         .args(["-lradx", "-o"])
         .arg(work.join("capi_test"))
         .output()
-        .expect("run clang-16");
+        .expect("run clang");
     assert!(build.status.success(), "building capi_test.c failed:\n{}", String::from_utf8_lossy(&build.stderr));
     // cargo's LD_LIBRARY_PATH may list target/release (holding the libradx.so of the last
     // `cargo build`) before deps/ (the one built for this test run): name the fresh one.
@@ -43,7 +43,7 @@ fn c_program_using_libradx() {
 
 /// The LLVM that libradx links (where llvm-c's headers and libLLVM are).
 fn llvm_prefix() -> String {
-    std::env::var("LLVM_SYS_160_PREFIX").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "/usr/lib/llvm-16".to_string())
+    radx_core::ir::llvm::PREFIX.to_string()
 }
 
 #[test]
@@ -67,10 +67,10 @@ fn c_program_using_abi_2_in_process() {
         .arg(llvm.join("lib"))
         .arg(format!("-Wl,-rpath,{}", libdir.display()))
         .arg(format!("-Wl,-rpath,{}", llvm.join("lib").display()))
-        .args(["-lradx", "-lLLVM-16", "-o"])
+        .args(["-lradx", "-lLLVM", "-o"])
         .arg(work.join("capi_rev_test"))
         .output()
-        .expect("run clang-16");
+        .expect("run clang");
     assert!(build.status.success(), "building capi_rev_test.c failed:\n{}", String::from_utf8_lossy(&build.stderr));
     let run = Command::new(work.join("capi_rev_test")).env("LD_LIBRARY_PATH", libdir).arg(&clang).arg(krate.join("tests/c")).arg(&work).output().unwrap();
     let out = String::from_utf8_lossy(&run.stdout);
@@ -78,6 +78,6 @@ fn c_program_using_abi_2_in_process() {
     println!("{out}\n{err}");
     assert!(run.status.success(), "capi_rev_test failed ({}):\n{out}\n{err}", run.status);
     assert!(out.contains("check_rev: all adjoints agree"), "{out}");
-    assert!(out.contains("RADX_ERR_LLVM_MISMATCH"), "{out}");
+    assert!(out.contains("RADX_ERR_LLVM_MISMATCH") || radx_core::ir::llvm::MAJOR == 15, "{out}");
     assert!(out.contains("capi_rev_test: all checks passed"), "{out}");
 }

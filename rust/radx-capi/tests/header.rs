@@ -1,7 +1,7 @@
 //! `include/radx.h` and the Rust side cannot drift: every `radx_*` function of the header
 //! is exported by libradx.so and defined in the Rust sources with the same parameter and
 //! return types (and vice versa), the enumeration constants, typedefs and version macros
-//! have the same values, and clang-16 lays the structs out as Rust does.
+//! have the same values, and clang lays the structs out as Rust does.
 
 mod common;
 use std::collections::{BTreeMap, BTreeSet};
@@ -283,7 +283,7 @@ fn struct_layouts_match_clang() {
         .arg("-o")
         .arg(d.join("layout"))
         .output()
-        .expect("run clang-16");
+        .expect("run clang");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let run = std::process::Command::new(d.join("layout")).output().unwrap();
     let text = String::from_utf8(run.stdout).unwrap();

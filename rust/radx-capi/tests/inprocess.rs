@@ -81,13 +81,56 @@ fn derivatives_are_added_to_the_callers_module() {
     differentiate_in_place_and_check(&c_to_bitcode(MODEL, &["-O2"]));
 }
 
-unsafe extern "C" fn llvm_15(a: *mut c_uint, b: *mut c_uint, c: *mut c_uint) {
+/// Some function that is no libLLVM's.
+unsafe extern "C" fn not_an_llvm_function(a: *mut c_uint, b: *mut c_uint, c: *mut c_uint) {
     (*a, *b, *c) = (15, 0, 7);
 }
 
-/// Reports libradx's own version, but is not libradx's LLVMGetVersion: a second copy.
-unsafe extern "C" fn same_version_other_copy(a: *mut c_uint, b: *mut c_uint, c: *mut c_uint) {
-    llvm_sys::core::LLVMGetVersion(a, b, c)
+/// A shared object exporting `LLVMGetVersion` (reporting `version`) and `LLVMContextCreate`,
+/// as another libLLVM does: what a caller with a second copy of LLVM, or another LLVM, hands
+/// over. Returns the address of `symbol` in it.
+fn fake_libllvm(tag: &str, version: (u32, u32, u32), symbol: &str) -> usize {
+    let d = scratch(tag);
+    let c = d.join("fake_llvm.c");
+    std::fs::write(
+        &c,
+        format!(
+            "void LLVMGetVersion(unsigned *a, unsigned *b, unsigned *c) {{ *a = {}; *b = {}; *c = {}; }}\nvoid *LLVMContextCreate(void) {{ return 0; }}\n",
+            version.0, version.1, version.2
+        ),
+    )
+    .unwrap();
+    let so = d.join("libLLVM-fake.so");
+    let out = std::process::Command::new(clang()).args(["-shared", "-fPIC", "-o"]).arg(&so).arg(&c).output().expect("run clang");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dlsym_in(&so.to_string_lossy(), symbol).expect("the fake libLLVM loads")
+}
+
+/// `symbol` of the shared object at `path`, loaded privately (None when it cannot load).
+fn dlsym_in(path: &str, symbol: &str) -> Option<usize> {
+    let path = CString::new(path).unwrap();
+    let symbol = CString::new(symbol).unwrap();
+    unsafe {
+        let h = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+        if h.is_null() {
+            return None;
+        }
+        let p = libc::dlsym(h, symbol.as_ptr());
+        (!p.is_null()).then_some(p as usize)
+    }
+}
+
+fn as_get_version(addr: usize) -> RadxLlvmGetVersionFn {
+    Some(unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_uint, *mut c_uint, *mut c_uint)>(addr) })
+}
+
+/// What a caller on LLVM `major` passes: its `LLVMGetVersion`, or on 15 `LLVMContextCreate`.
+fn identity_of(major: u32) -> &'static str {
+    if major >= 16 {
+        "LLVMGetVersion"
+    } else {
+        "LLVMContextCreate"
+    }
 }
 
 #[test]
@@ -100,22 +143,54 @@ fn another_llvm_is_refused_before_the_module_is_touched() {
     let r = req(&f, RADX_MODE_FORWARD, &[], RADX_ACTIVITY_DEFAULT, false);
     let (mut a, mut b, mut c) = (0, 0, 0);
     unsafe { radx_llvm_version(&mut a, &mut b, &mut c) };
-    assert_eq!(a, 16, "libradx is built against LLVM 16 here");
+    let major = radx_core::ir::llvm::MAJOR;
+    assert_eq!(a, major, "libradx reports the LLVM it is built for");
+    let ours = format!("{a}.{b}.{c}");
+    let refused = |get_version: RadxLlvmGetVersionFn| {
+        let (s, e) = request_module_with(m.as_mut_ptr(), get_version, &r, std::ptr::null()).unwrap_err();
+        assert_eq!(names(&m), before, "nothing of the module is touched");
+        (s, e[0].message.clone(), e[0].hint.clone().unwrap_or_default())
+    };
 
-    let (s, e) = request_module_with(m.as_mut_ptr(), Some(llvm_15), &r, std::ptr::null()).unwrap_err();
-    assert_eq!(s, RADX_ERR_LLVM_MISMATCH, "{e:?}");
-    assert!(e[0].message.contains("LLVM 15.0.7") && e[0].message.contains(&format!("{a}.{b}.{c}")), "{e:?}");
-    assert!(e[0].hint.as_deref().unwrap().contains("radx_differentiate_ex"), "{e:?}");
+    // Another version's LLVMGetVersion: both versions named, and the way out.
+    let other = if major == 15 { (16, 0, 6) } else { (15, 0, 7) };
+    let (s, msg, hint) = refused(as_get_version(fake_libllvm("other-version", other, "LLVMGetVersion")));
+    assert_eq!(s, RADX_ERR_LLVM_MISMATCH, "{msg}");
+    assert!(msg.contains(&format!("LLVM {}.{}.{}", other.0, other.1, other.2)) && msg.contains(&ours) && msg.contains("libLLVM-fake.so"), "{msg}");
+    assert!(hint.contains("radx_differentiate_ex") && hint.contains("RADX_LLVM="), "{hint}");
+    // The same version from another file: a second copy of LLVM.
+    let (s, msg, _) = refused(as_get_version(fake_libllvm("same-version", (a, b, c), identity_of(major))));
+    assert_eq!(s, RADX_ERR_LLVM_MISMATCH, "{msg}");
+    assert!(msg.contains("two copies"), "{msg}");
+    if major >= 16 {
+        // What an LLVM 15 caller passes.
+        let (s, msg, _) = refused(as_get_version(fake_libllvm("llvm15-caller", (15, 0, 7), "LLVMContextCreate")));
+        assert_eq!(s, RADX_ERR_LLVM_MISMATCH, "{msg}");
+        assert!(msg.contains("LLVMContextCreate") && msg.contains("LLVM 15") && msg.contains(&ours), "{msg}");
+    }
+    // The real libLLVMs of the other versions, where they are installed (CI installs all).
+    let mut real = 0;
+    for &other in radx_core::ir::llvm::SUPPORTED_MAJORS.iter().filter(|&&v| v != major) {
+        let path = format!("/usr/lib/llvm-{other}/lib/libLLVM.so");
+        let Some(addr) = dlsym_in(&path, identity_of(other)) else {
+            eprintln!("skipped the real LLVM {other}: {path} is not installed");
+            continue;
+        };
+        real += 1;
+        let (s, msg, _) = refused(as_get_version(addr));
+        assert_eq!(s, RADX_ERR_LLVM_MISMATCH, "{msg}");
+        assert!(msg.contains(&format!("LLVM {other}")) && msg.contains(&ours), "{msg}");
+    }
+    eprintln!("refused the real libLLVM of {real} other version(s)");
 
-    let (s, e) = request_module_with(m.as_mut_ptr(), Some(same_version_other_copy), &r, std::ptr::null()).unwrap_err();
-    assert_eq!(s, RADX_ERR_LLVM_MISMATCH, "{e:?}");
-    assert!(e[0].message.contains("two copies"), "{e:?}");
-
-    let (s, _) = request_module_with(m.as_mut_ptr(), None, &r, std::ptr::null()).unwrap_err();
+    let (s, msg, _) = refused(Some(not_an_llvm_function));
+    assert_eq!(s, RADX_ERR_INVALID_ARGUMENT, "{msg}");
+    assert!(msg.contains("not at") && msg.contains(identity_of(major)), "{msg}");
+    let (s, _, hint) = refused(None);
     assert_eq!(s, RADX_ERR_INVALID_ARGUMENT);
+    assert!(hint.contains(identity_of(major)), "{hint}");
     let (s, _) = request_module(std::ptr::null_mut(), &r, std::ptr::null()).unwrap_err();
     assert_eq!(s, RADX_ERR_INVALID_ARGUMENT);
-    assert_eq!(names(&m), before);
     assert_eq!(radx_abi_version(), RADX_ABI_VERSION);
 }
 

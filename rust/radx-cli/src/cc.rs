@@ -1,4 +1,4 @@
-//! `radx cc`: a drop-in for `clang-16` that differentiates magic calls between compiling
+//! `radx cc`: a drop-in for the clang of radx's LLVM (`clang-16` on LLVM 16) that differentiates magic calls between compiling
 //! to IR and generating code.
 //!
 //! Each source is compiled to bitcode at the user's -O level (so derivatives are taken of
@@ -15,7 +15,8 @@ use std::process::Command;
 const HELP: &str = "\
 radx cc CLANG-ARGS...
 
-A drop-in for clang-16: compiles each C/C++ source to LLVM IR at the requested -O level,
+A drop-in for the clang of the LLVM radx is built on (`radx --version` names it; clang-16
+for LLVM 16, $RADX_CLANG if set): compiles each C/C++ source to LLVM IR at the requested -O level,
 rewrites its __enzyme_* calls into calls of generated derivatives, and finishes compiling
 and linking with the same flags (-c, -S, -o, -O*, -g, -I, -D, -l, -L, -fopenmp, -x, several
 sources, objects and libraries pass through). Diagnostics name the function and, for -g
@@ -38,25 +39,18 @@ const TAKES_VALUE: &[&str] = &[
     "-Xpreprocessor", "-Xassembler", "-target", "--target", "-arch", "-isysroot", "--sysroot", "-imacros", "-T", "-u", "-z",
 ];
 
+/// The clang of the LLVM radx is built on (its bitcode is what the engine reads), or
+/// `$RADX_CLANG`; for C++ its `clang++` sibling.
 pub fn clang_path(cxx: bool) -> String {
     if let Ok(c) = std::env::var("RADX_CLANG") {
         if !c.is_empty() {
-            return if cxx { c.replace("clang-16", "clang++-16") } else { c };
+            return match c.rfind("clang") {
+                Some(at) if cxx && !c.contains("clang++") => format!("{}clang++{}", &c[..at], &c[at + "clang".len()..]),
+                _ => c,
+            };
         }
     }
-    let name = if cxx { "clang++-16" } else { "clang-16" };
-    if which(name) {
-        return name.to_string();
-    }
-    let full = format!("/usr/lib/llvm-16/bin/{}", if cxx { "clang++" } else { "clang" });
-    if Path::new(&full).exists() {
-        return full;
-    }
-    name.to_string()
-}
-
-fn which(name: &str) -> bool {
-    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false)
+    radx_core::ir::llvm::tool(if cxx { "clang++" } else { "clang" })
 }
 
 #[derive(Debug)]

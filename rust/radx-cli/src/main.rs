@@ -10,9 +10,9 @@ radx — automatic differentiation of LLVM IR (Enzyme's __enzyme_* calling conve
 
 USAGE:
     radx opt IN.(ll|bc) -o OUT.(ll|bc) [--stats] [--stats-json FILE] [--no-preopt] [--no-postopt]
-    radx cc  CLANG-ARGS...     compile C with derivatives (drop-in for clang-16)
-    radx c++ CLANG-ARGS...     the same for C++ (drives clang++-16)
-    radx --version | --help
+    radx cc  CLANG-ARGS...     compile C with derivatives (drop-in for the clang of radx's LLVM)
+    radx c++ CLANG-ARGS...     the same for C++ (drives that LLVM's clang++)
+    radx --version | --help    --version names the LLVM radx is built on
 
 `radx opt` rewrites every magic call of the module (__enzyme_fwddiff*, __enzyme_autodiff*,
 __enzyme_augmentfwd* / __enzyme_reverse*) into a call of a generated derivative and writes
@@ -21,7 +21,7 @@ compiles each source to IR at the requested -O level, runs the same transformati
 compiles and links with the same flags. Run `radx opt --help` or `radx cc --help` for more.
 
 ENVIRONMENT:
-    RADX_CLANG       the clang used by `radx cc` (default: clang-16, then /usr/lib/llvm-16/bin/clang)
+    RADX_CLANG       the clang used by `radx cc` (default: clang-N of radx's LLVM N, then /usr/lib/llvm-N/bin/clang)
     RADX_KEEP_TEMPS  keep `radx cc`'s intermediate IR files and print where they are
     RADX_DISABLE     reverse-mode tape optimizations to switch off (to measure them)
     RADX_PRINT_PREPARED  print the canonicalised functions derivatives are made from
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Some("cc") => cc::main(&args[1..], false),
         Some("c++") | Some("cxx") => cc::main(&args[1..], true),
         Some("--version") | Some("-V") => {
-            println!("radx {} (LLVM 16)", radx_core::VERSION);
+            println!("radx {} ({}, built with LLVM {})", radx_core::VERSION, radx_core::ir::llvm::describe(), radx_core::ir::llvm::built_against());
             0
         }
         Some("--help") | Some("-h") | Some("help") | None => {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const RADX: &str = env!("CARGO_BIN_EXE_radx");
-const CLANG: &str = "clang-16";
+
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("radx-bad-input-{}-{name}", std::process::id()));
@@ -78,13 +78,13 @@ fn check_c(case: &BadC) {
 
     for (flags, debug) in [(&["-O0", "-g"][..], true), (&["-O2"][..], false)] {
         let ll = format!("{}{}.ll", case.name, flags.join(""));
-        let st = Command::new(CLANG)
+        let st = Command::new(radx_core::ir::llvm::tool("clang"))
             .args(flags)
             .args(["-S", "-emit-llvm", "-Wno-everything", &file, "-o", &ll])
             .current_dir(&dir)
             .status()
-            .expect("run clang-16");
-        assert!(st.success(), "clang-16 cannot compile the test case {file}");
+            .expect("run clang");
+        assert!(st.success(), "clang cannot compile the test case {file}");
         let out = radx(&["opt", &ll, "-o", "out.ll"], &dir);
         let what = format!("radx opt on {file} compiled with {}", flags.join(" "));
         let mut exp = expected.clone();

@@ -10,12 +10,7 @@ fn dir() -> PathBuf {
 }
 
 fn tool(name: &str) -> String {
-    let full = format!("/usr/lib/llvm-16/bin/{name}");
-    if Path::new(&full).exists() {
-        full
-    } else {
-        name.to_string()
-    }
+    radx_core::ir::llvm::tool(name)
 }
 
 fn run(cmd: &mut Command) -> std::process::Output {

@@ -61,11 +61,18 @@ pub struct Engine {
     /// Time spent in LLVM's preparation pipelines (reported apart from the AD itself).
     pub prepare_time: std::time::Duration,
     pub reassoc_adds: crate::ir::fast_math::ReassocAdds,
+    /// The module kept its debug information as records (LLVM 19) when the engine took it:
+    /// `finish` puts it back so.
+    debug_records: bool,
 }
 
 impl Engine {
     pub fn new(module: LLVMModuleRef, options: Options) -> Engine {
+        // The generators clone and move instructions one by one; debug information has to
+        // be instructions too (`llvm.dbg.*` calls) to travel with them.
+        let debug_records = ir::llvm::use_debug_intrinsics(module);
         Engine {
+            debug_records,
             module,
             options,
             prepared: HashMap::new(),
@@ -434,6 +441,7 @@ impl Engine {
         for (_, p) in self.prepared.drain() {
             unsafe { LLVMDeleteFunction(p) };
         }
+        ir::llvm::restore_debug_format(self.module, std::mem::take(&mut self.debug_records));
     }
 }
 

@@ -4,6 +4,16 @@
 //! (`__enzyme_fwddiff`, ...) of a module into a call of a generated derivative, and the
 //! [`Engine`], which generates derivatives for explicit requests (the C API's door).
 
+// One LLVM major per build, chosen by a cargo feature; the whole workspace reaches llvm-sys
+// through this name (`radx_core::llvm_sys` outside this crate). What differs between the
+// majors is kept in `ir::llvm`.
+#[cfg(feature = "llvm15")]
+pub extern crate llvm_sys_150 as llvm_sys;
+#[cfg(all(feature = "llvm16", not(feature = "llvm15")))]
+pub extern crate llvm_sys_160 as llvm_sys;
+#[cfg(all(feature = "llvm19", not(any(feature = "llvm15", feature = "llvm16"))))]
+pub extern crate llvm_sys_191 as llvm_sys;
+
 pub mod abi;
 pub mod analysis;
 pub mod diag;

@@ -44,7 +44,7 @@ pub fn run_function_passes(module: LLVMModuleRef, funcs: &[Value], pipeline: &st
     }
     let result = unsafe {
         let opts = llvm_sys::transforms::pass_builder::LLVMCreatePassBuilderOptions();
-        let p = ir::cstring(pipeline);
+        let p = ir::cstring(&ir::llvm::pass_pipeline(pipeline));
         let err = llvm_sys::transforms::pass_builder::LLVMRunPasses(module, p.as_ptr(), std::ptr::null_mut(), opts);
         llvm_sys::transforms::pass_builder::LLVMDisposePassBuilderOptions(opts);
         if err.is_null() {
@@ -105,6 +105,7 @@ pub struct Timings {
 /// Rewrites every magic call of the module. On failure every diagnostic found is
 /// returned (not only the first) and the module must be discarded.
 pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Result<Report, Vec<Diagnostic>> {
+    ir::llvm::check_module(module).map_err(|d| vec![d])?;
     let mut engine = Engine::new(module, options.clone());
     crate::abi::registrations::register_all(&mut engine)?;
     let mut diags = Vec::new();

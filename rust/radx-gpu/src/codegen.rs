@@ -7,6 +7,7 @@
 //! Callers that must survive bad input (tests over generated derivatives) run the `radx-gpu
 //! compile` command of this crate in a child process instead.
 
+use radx_core::llvm_sys;
 use crate::{find_tool, run_tool, scratch_dir, Error, GpuTarget, Result};
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
@@ -25,7 +26,7 @@ pub struct CodegenOptions {
     pub level: OptimizationLevel,
     /// Run LLVM's `default<O2>` pipeline on the module before code generation.
     pub optimize_ir: bool,
-    /// The linker for AMDGPU code objects: `$RADX_LLD`, else `ld.lld-16`.
+    /// The linker for AMDGPU code objects: `$RADX_LLD`, else the ld.lld of radx's LLVM.
     pub linker: Option<String>,
 }
 
@@ -125,7 +126,7 @@ pub fn compile_amdgpu_object(module: &Module, opts: &CodegenOptions) -> Result<V
 
 /// The linker for AMDGPU code objects.
 pub fn linker(opts: &CodegenOptions) -> String {
-    opts.linker.clone().unwrap_or_else(|| find_tool("RADX_LLD", &["ld.lld-16", "/usr/lib/llvm-16/bin/ld.lld", "ld.lld"]))
+    opts.linker.clone().unwrap_or_else(|| find_tool("RADX_LLD", &[&radx_core::ir::llvm::tool("ld.lld"), "ld.lld"]))
 }
 
 /// Links an AMDGPU object into a loadable code object (`ld.lld -shared --no-undefined`: a

@@ -10,6 +10,7 @@
 //!   `__enzyme_autodiff((void*)device_body, enzyme_dup, x, dx, ...)` on a `__device__`
 //!   function; radx-core's `lower_module` replaces the call by a call of the derivative.
 
+use radx_core::llvm_sys;
 use crate::{Error, GpuTarget, Result};
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -203,6 +204,7 @@ fn type_string(t: llvm_sys::prelude::LLVMTypeRef) -> String {
 /// kernel of the expected signature, an [`Error::Derivative`] saying what is wrong.
 pub fn differentiate_kernels(module: &Module, reqs: &[KernelRequest], options: &Options) -> Result<Vec<DerivedKernel>> {
     let m = module.as_mut_ptr();
+    radx_core::ir::llvm::check_module(m).map_err(|d| Error::Diagnostics(vec![d]))?;
     let mut engine = Engine::new(m, options.clone());
     let mut diags = Vec::new();
     let mut made = Vec::new();

@@ -13,6 +13,7 @@
 //! Only the NVVM intrinsics for thread indices and `barrier0` are emulated; a module calling
 //! other `llvm.nvvm.*` intrinsics is refused with their names.
 
+use radx_core::llvm_sys;
 use crate::device::{Backend, Dims};
 use crate::{Error, GpuTarget, Result};
 use llvm_sys::core::*;

@@ -9,7 +9,7 @@ use radx_gpu::{Error, GpuTarget};
 const HELP: &str = "\
 radx-gpu compile --target nvptx|amdgpu [--cpu CPU] [--features F] [--no-opt] IN -o OUT
     LLVM IR (text or bitcode) to PTX (nvptx; default cpu sm_80) or to a linked AMDGPU code
-    object (amdgpu; default cpu gfx90a; linked with ld.lld-16 -shared, or $RADX_LLD).
+    object (amdgpu; default cpu gfx90a; linked with the ld.lld of radx's LLVM, -shared, or $RADX_LLD).
 radx-gpu diff IN --kernel NAME (--reverse|--forward) [--args LIST] [--no-preopt] [--no-postopt] -o OUT
     Adds the derivative kernel of kernel NAME to the module. LIST is one letter per
     parameter, comma separated: d (duplicated: a shadow follows it) or c (constant); default:

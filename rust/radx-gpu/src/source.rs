@@ -11,9 +11,9 @@ use inkwell::module::Module;
 use std::path::Path;
 use std::process::Command;
 
-/// The clang used for device code: `$RADX_CLANG`, else `clang-16`.
+/// The clang used for device code: `$RADX_CLANG`, else the clang of radx's LLVM.
 pub fn clang() -> String {
-    find_tool("RADX_CLANG", &["clang-16", "/usr/lib/llvm-16/bin/clang"])
+    find_tool("RADX_CLANG", &[&radx_core::ir::llvm::tool("clang")])
 }
 
 /// The clang arguments that compile CUDA C (NVPTX) or HIP (AMDGPU) device code for `cpu`

@@ -14,6 +14,7 @@
 #include <llvm-c/BitReader.h>
 #include <llvm-c/BitWriter.h>
 #include <llvm-c/Core.h>
+#include <llvm/Config/llvm-config.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,16 @@ static radx_result *in_process(LLVMModuleRef m, radx_llvm_get_version_fn v, cons
     return res;
 }
 
-static void fake_llvm_15(unsigned *a, unsigned *b, unsigned *c) {
+/* What proves to libradx that this program's libLLVM is its own: LLVMGetVersion, which
+   LLVM 15 lacks; there, LLVMContextCreate (compared, never called). */
+#if LLVM_VERSION_MAJOR >= 16
+#define OWN_LLVM LLVMGetVersion
+#else
+#define OWN_LLVM ((radx_llvm_get_version_fn)(void (*)(void))LLVMContextCreate)
+#endif
+
+/* No libLLVM's function. */
+static void not_llvm(unsigned *a, unsigned *b, unsigned *c) {
     *a = 15;
     *b = 0;
     *c = 7;
@@ -103,9 +113,11 @@ int main(int argc, char **argv) {
     srcdir = argv[2];
     workdir = argv[3];
     CHECK(radx_abi_version() == RADX_ABI_VERSION);
-    unsigned a, b, c;
+    unsigned a = LLVM_VERSION_MAJOR, b = LLVM_VERSION_MINOR, c = LLVM_VERSION_PATCH;
     uint32_t ra, rb, rc;
+#if LLVM_VERSION_MAJOR >= 16
     LLVMGetVersion(&a, &b, &c);
+#endif
     radx_llvm_version(&ra, &rb, &rc);
     printf("libradx ABI %u, LLVM %u.%u.%u; this program's LLVM %u.%u.%u\n", radx_abi_version(), ra, rb, rc, a, b, c);
     CHECK(a == ra && b == rb && c == rc);
@@ -127,7 +139,7 @@ int main(int argc, char **argv) {
     radx_request req = {0};
     req.function = "f";
     req.mode = RADX_MODE_REVERSE_COMBINED;
-    radx_result *comb = in_process(m, LLVMGetVersion, &req, NULL, RADX_OK);
+    radx_result *comb = in_process(m, OWN_LLVM, &req, NULL, RADX_OK);
     char sig[1024];
     if (comb) {
         CHECK(comb->num_functions == 1 && comb->tape_type == NULL);
@@ -144,7 +156,7 @@ int main(int argc, char **argv) {
     req.mode = RADX_MODE_REVERSE_PRIMAL;
     req.args = scale_args;
     req.num_args = 3;
-    radx_result *split = in_process(m, LLVMGetVersion, &req, NULL, RADX_OK);
+    radx_result *split = in_process(m, OWN_LLVM, &req, NULL, RADX_OK);
     if (split) {
         CHECK(split->num_functions == 2 && split->tape_type && strcmp(split->tape_type, "opaque pointer") == 0);
         const radx_function *aug = &split->functions[0], *rev = &split->functions[1];
@@ -161,10 +173,14 @@ int main(int argc, char **argv) {
     req.mode = RADX_MODE_FORWARD;
     req.args = NULL;
     req.num_args = 0;
-    in_process(m, fake_llvm_15, &req, NULL, RADX_ERR_LLVM_MISMATCH);
+    in_process(m, not_llvm, &req, NULL, RADX_ERR_INVALID_ARGUMENT);
+#if LLVM_VERSION_MAJOR >= 16
+    /* What an LLVM 15 caller passes. */
+    in_process(m, (radx_llvm_get_version_fn)(void (*)(void))LLVMContextCreate, &req, NULL, RADX_ERR_LLVM_MISMATCH);
+#endif
     in_process(m, NULL, &req, NULL, RADX_ERR_INVALID_ARGUMENT);
     req.flags = RADX_FLAG_RUNTIME_ACTIVITY;
-    in_process(m, LLVMGetVersion, &req, NULL, RADX_ERR_UNSUPPORTED);
+    in_process(m, OWN_LLVM, &req, NULL, RADX_ERR_UNSUPPORTED);
     req.flags = 0;
 
     /* 4. Custom rules: one that would be needed is refused, a malformed one is rejected. */
@@ -179,7 +195,7 @@ int main(int argc, char **argv) {
     rule.augmented = NULL;
     rule.forward = "diffef"; /* exists in the module, wrong type for a forward rule */
     CHECK(radx_rules_add(rules, &rule, NULL) == RADX_OK && radx_rules_count(rules) == 1);
-    in_process(m, LLVMGetVersion, &req, rules, RADX_ERR_BAD_REQUEST);
+    in_process(m, OWN_LLVM, &req, rules, RADX_ERR_BAD_REQUEST);
     radx_rules_free(rules);
 
     /* 5. The bitcode door on the module so far, with a registry of rules that do not

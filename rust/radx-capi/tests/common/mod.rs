@@ -1,7 +1,8 @@
-//! Helpers shared by the libradx tests: compiling C to bitcode with clang-16, calling the
+//! Helpers shared by the libradx tests: compiling C to bitcode with the clang of libradx's LLVM, calling the
 //! C entry points from Rust and copying what they return, and JIT-running derivatives.
 #![allow(dead_code)]
 
+use radx_core::llvm_sys;
 use radx::*;
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
@@ -14,10 +15,7 @@ pub fn clang() -> String {
             return c;
         }
     }
-    if Command::new("clang-16").arg("--version").output().map(|o| o.status.success()).unwrap_or(false) {
-        return "clang-16".into();
-    }
-    "/usr/lib/llvm-16/bin/clang".into()
+    radx_core::ir::llvm::tool("clang")
 }
 
 /// A fresh scratch directory under cargo's target tmp dir.
@@ -29,13 +27,13 @@ pub fn scratch(tag: &str) -> PathBuf {
     d
 }
 
-/// Compiles C source to bitcode (`clang-16 -c -emit-llvm FLAGS`).
+/// Compiles C source to bitcode (`clang -c -emit-llvm FLAGS`).
 pub fn c_to_bitcode(src: &str, flags: &[&str]) -> Vec<u8> {
     let d = scratch("cc");
     let c = d.join("m.c");
     let bc = d.join("m.bc");
     std::fs::write(&c, src).unwrap();
-    let out = Command::new(clang()).args(flags).arg("-c").arg("-emit-llvm").arg(&c).arg("-o").arg(&bc).output().expect("run clang-16");
+    let out = Command::new(clang()).args(flags).arg("-c").arg("-emit-llvm").arg(&c).arg("-o").arg(&bc).output().expect("run clang");
     assert!(out.status.success(), "clang failed: {}", String::from_utf8_lossy(&out.stderr));
     std::fs::read(&bc).unwrap()
 }
@@ -218,9 +216,12 @@ pub fn request_ex(bc: &[u8], req: &RadxRequest, rules: *const RadxRules) -> Resu
     }
 }
 
-/// `radx_differentiate_module` with libradx's own LLVMGetVersion.
+/// `radx_differentiate_module` with libradx's own identity function (`LLVMGetVersion`, on
+/// LLVM 15 `LLVMContextCreate`).
 pub fn request_module(m: llvm_sys::prelude::LLVMModuleRef, req: &RadxRequest, rules: *const RadxRules) -> Result<Res, (RadxStatus, Vec<Err>)> {
-    request_module_with(m, Some(llvm_sys::core::LLVMGetVersion), req, rules)
+    let (_, addr) = radx_core::ir::llvm::identity_symbol();
+    let f: unsafe extern "C" fn(*mut std::os::raw::c_uint, *mut std::os::raw::c_uint, *mut std::os::raw::c_uint) = unsafe { std::mem::transmute(addr) };
+    request_module_with(m, Some(f), req, rules)
 }
 
 pub fn request_module_with(

@@ -83,4 +83,28 @@ static inline int radx_finish(const char *file) {
 /* Keeps helpers as real calls at -O2. */
 #define NOINLINE __attribute__((noinline))
 
+/* clang 15 lacks some elementwise builtins (sin, cos and copysign came in 16): the same per
+   lane there, so the programs still check their derivatives (of scalar libm calls instead
+   of the vector intrinsics). */
+#define RADX_PER_LANE(f, x)                                                    \
+  ({                                                                           \
+    __typeof__(x) v_ = (x);                                                    \
+    for (int i_ = 0; i_ < (int)(sizeof v_ / sizeof v_[0]); i_++) v_[i_] = f(v_[i_]); \
+    v_;                                                                        \
+  })
+#if !__has_builtin(__builtin_elementwise_sin)
+#define __builtin_elementwise_sin(x) RADX_PER_LANE(sin, x)
+#endif
+#if !__has_builtin(__builtin_elementwise_cos)
+#define __builtin_elementwise_cos(x) RADX_PER_LANE(cos, x)
+#endif
+#if !__has_builtin(__builtin_elementwise_copysign)
+#define __builtin_elementwise_copysign(x, y)                                   \
+  ({                                                                           \
+    __typeof__(x) v_ = (x), w_ = (y);                                          \
+    for (int i_ = 0; i_ < (int)(sizeof v_ / sizeof v_[0]); i_++) v_[i_] = copysign(v_[i_], w_[i_]); \
+    v_;                                                                        \
+  })
+#endif
+
 #endif

@@ -336,14 +336,12 @@ fn same_value(a: Value, b: Value, depth: u32) -> bool {
 }
 
 /// An array element address: `gep T, base, i` or `gep T, (gep T, base, i), k` with `k` a
-/// constant — (base, i, k, T).
+/// constant (also with the step in bytes) — (base, i, k, T).
 fn array_index(p: Value) -> Option<(Value, Value, i64, ir::Type)> {
-    let (base, idx, elem) = single_index_gep(p)?;
-    if let (Some(k), Some((inner, i, e))) = (ir::const_int_value(idx), single_index_gep(base)) {
-        if e == elem {
-            return Some((inner, i, k, elem));
-        }
+    if let Some((base, i, elem, k)) = super::lanes::constant_step_past_element(p) {
+        return Some((base, i, k, elem));
     }
+    let (base, idx, elem) = single_index_gep(p)?;
     Some((base, idx, 0, elem))
 }
 
@@ -567,6 +565,21 @@ exit:
     #[test]
     fn reads_after_a_vectorized_fill_are_recomputed_and_its_stores_dropped() {
         assert_eq!(forward(&vectorized_fill("fmul", "%n", "%n")), (1, 0));
+    }
+
+    /// LLVM 18 and later write the second half's constant step in bytes.
+    fn with_byte_steps(ir: &str, bytes: u32) -> String {
+        ir.replace("getelementptr inbounds double, ptr %px, i64 2", &format!("getelementptr inbounds i8, ptr %px, i64 {bytes}"))
+            .replace("getelementptr inbounds double, ptr %pxc, i64 2", &format!("getelementptr inbounds i8, ptr %pxc, i64 {bytes}"))
+    }
+
+    #[test]
+    fn a_fill_stepped_in_bytes_is_forwarded_as_one_in_elements() {
+        let ir = vectorized_fill("fmul", "%n", "%n");
+        assert!(with_byte_steps(&ir, 16) != ir);
+        assert_eq!(forward(&with_byte_steps(&ir, 16)), (1, 0));
+        // 12 bytes is no whole number of doubles: the fill is not understood.
+        assert_eq!(forward(&with_byte_steps(&ir, 12)), (0, 3));
     }
 
     #[test]

@@ -114,20 +114,36 @@ fn linear_at(v: Value, iv: Value, inside: &dyn Fn(Value) -> bool, depth: u32) ->
 }
 
 /// `gep T, base, i` or `gep T, (gep T, base, i), k` with `k` constant: the base, `T` and
-/// the element index `i + k` as a linear form in `iv`.
+/// the element index `i + k` as a linear form in `iv`. The outer step may also be written
+/// in bytes (`gep i8, (gep T, base, i), k · size(T)`), as LLVM 18 and later canonicalize
+/// constant offsets.
 pub fn array_address(p: Value, iv: Value, inside: &dyn Fn(Value) -> bool) -> Option<(Value, ir::Type, Linear)> {
-    let (base, idx, elem) = single_index_gep(p)?;
-    let mut lin = linear(idx, iv, inside)?;
-    if let Some((inner, i2, e2)) = single_index_gep(base).filter(|_| ir::const_int_value(idx).is_some()) {
-        if e2 != elem {
-            return None;
-        }
+    if let Some((inner, i2, elem, k)) = constant_step_past_element(p) {
         let mut inner_lin = linear(i2, iv, inside)?;
-        inner_lin.konst = inner_lin.konst.checked_add(lin.konst)?;
+        inner_lin.konst = inner_lin.konst.checked_add(k)?;
         return Some((inner, elem, inner_lin));
     }
+    let (base, idx, elem) = single_index_gep(p)?;
+    if ir::const_int_value(idx).is_some() && single_index_gep(base).is_some() {
+        return None; // a step that is not a whole number of the inner elements
+    }
+    let mut lin = linear(idx, iv, inside)?;
     lin.terms.sort();
     Some((base, elem, lin))
+}
+
+/// `gep T, (gep T, base, i), k`, or its byte form `gep i8, (gep T, base, i), k · size(T)`:
+/// (base, i, T, k).
+pub fn constant_step_past_element(p: Value) -> Option<(Value, Value, ir::Type, i64)> {
+    let (outer_base, step, step_elem) = single_index_gep(p)?;
+    let k = ir::const_int_value(step)?;
+    let (base, i, elem) = single_index_gep(outer_base)?;
+    if step_elem == elem {
+        return Some((base, i, elem, k));
+    }
+    let is_byte = ir::type_kind(step_elem) == llvm_sys::LLVMTypeKind::LLVMIntegerTypeKind && unsafe { llvm_sys::core::LLVMGetIntTypeWidth(step_elem) } == 8;
+    let size = ir::data_layout_type_size(ir::module_of_function(ir::parent_function(p)), elem) as i64;
+    (is_byte && size > 0 && k % size == 0).then_some((base, i, elem, k / size))
 }
 
 /// `gep T, base, i` with one index: (base, i, T).

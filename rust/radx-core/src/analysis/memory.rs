@@ -130,9 +130,7 @@ fn call_writes(call: Value, prepared: &HashMap<Value, Value>, summaries: &mut Ha
     if rules::rule_for_callee(&name).is_some()
         || memory::allocator(&name).is_some()
         || memory::is_inactive_function(&name) && !memory::writes_through_pointers(&name)
-        || ir::has_fn_attr(callee, "readnone")
-        || ir::has_fn_attr(callee, "readonly")
-        || reads_only(callee)
+        || ir::llvm::function_only_reads(callee)
         || memory::writes_no_program_memory(&name) && args.iter().all(|a| !ir::is_pointer(ir::type_of(*a)))
     {
         return Some(Vec::new());
@@ -213,20 +211,6 @@ fn reachability(f: Value) -> HashMap<ir::Block, HashSet<ir::Block>> {
         out.insert(b, seen);
     }
     out
-}
-
-/// LLVM 16 spells read-only as `memory(read)` etc.; the C API sees it as the `memory`
-/// attribute whose value has no write bits.
-fn reads_only(f: Value) -> bool {
-    unsafe {
-        let a = llvm_sys::core::LLVMGetEnumAttributeAtIndex(f, llvm_sys::LLVMAttributeFunctionIndex, ir::enum_attr_kind("memory"));
-        if a.is_null() {
-            return false;
-        }
-        // MemoryEffects packs 2 bits (read=1, write=2) per location kind.
-        let v = llvm_sys::core::LLVMGetEnumAttributeValue(a);
-        (0..3).all(|k| (v >> (2 * k)) & 2 == 0)
-    }
 }
 
 /// What the memory behind `ptrs` holds, judged from every load and store of `f` that

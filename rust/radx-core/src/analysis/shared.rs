@@ -141,7 +141,7 @@ pub fn zero_on_entry(f: Value, entry: ir::Block, shadows: &[Value]) {
             LLVMBuildCondBr(b.raw(), more, body, done);
             b.position_at_end(body);
             let mut idx = [b.const_int(b.i64_type(), 0), b.int_cast(k, b.i64_type(), false)];
-            let words_ty = LLVMArrayType(i32t, words as u32);
+            let words_ty = ir::llvm::array_type(i32t, words as u64);
             let p = LLVMBuildInBoundsGEP2(b.raw(), words_ty, s, idx.as_mut_ptr(), 2, b"\0".as_ptr() as *const _);
             b.store(b.const_int(i32t, 0), p);
             let kn = LLVMBuildAdd(b.raw(), k, stride, b"\0".as_ptr() as *const _);

@@ -29,7 +29,24 @@ pub fn clone_instruction(b: &builder::Builder, inst: Value, map: &ValueMap, keep
         if !keep_debug_loc {
             clear_debug_loc(c);
         }
+        drop_assignment_id(c);
         c
+    }
+}
+
+/// Assignment tracking (clang 17 and later at -O1 -g and up) links a store or alloca to its
+/// `dbg.assign` by a `!DIAssignID` that must not be shared across functions; a clone in
+/// another function keeps its location but leaves the variable's assignment record behind.
+fn drop_assignment_id(c: Value) {
+    unsafe {
+        if LLVMHasMetadata(c) == 0 {
+            return;
+        }
+        let ctx = LLVMGetTypeContext(LLVMTypeOf(c));
+        let kind = LLVMGetMDKindIDInContext(ctx, b"DIAssignID".as_ptr() as *const _, "DIAssignID".len() as u32);
+        if !LLVMGetMetadata(c, kind).is_null() {
+            LLVMSetMetadata(c, kind, std::ptr::null_mut());
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod builder;
 pub mod clone;
 pub mod fast_math;
+pub mod llvm;
 
 use llvm_sys::core::*;
 use llvm_sys::debuginfo::LLVMInstructionSetDebugLoc;
@@ -97,7 +98,7 @@ pub fn struct_fields(t: Type) -> Vec<Type> {
 }
 
 pub fn array_len(t: Type) -> u64 {
-    unsafe { LLVMGetArrayLength(t) as u64 }
+    llvm::array_length(t)
 }
 
 /// True if a value of this type can hold floating-point data anywhere inside it.
@@ -177,13 +178,7 @@ pub(crate) fn parse_test_module<'c>(ctx: &'c inkwell::context::Context, text: &s
     ctx.create_module_from_ir(buf).expect("test IR parses")
 }
 
-/// Whether an integer `add`, `sub`, `mul` or `shl` carries `nuw`. LLVM 16's C API has no
-/// reader for the wrap flags, so this reads the printed instruction.
-pub fn has_nuw(inst: Value) -> bool {
-    let text = value_to_string(inst);
-    let mut tokens = text.split_whitespace().skip_while(|t| *t != "=").skip(1);
-    matches!(tokens.next(), Some("add" | "sub" | "mul" | "shl")) && tokens.take_while(|t| matches!(*t, "nuw" | "nsw")).any(|t| t == "nuw")
-}
+pub use llvm::has_nuw;
 
 pub fn is_instruction(v: Value) -> bool {
     unsafe { !LLVMIsAInstruction(v).is_null() }
@@ -441,8 +436,8 @@ pub fn adjoint_zero(t: Type) -> Value {
             }
             LLVMTypeKind::LLVMArrayTypeKind if contains_float(t) => {
                 let e = adjoint_zero(LLVMGetElementType(t));
-                let mut elems = vec![e; LLVMGetArrayLength(t) as usize];
-                LLVMConstArray(LLVMGetElementType(t), elems.as_mut_ptr(), elems.len() as u32)
+                let mut elems = vec![e; array_len(t) as usize];
+                llvm::const_array(LLVMGetElementType(t), &mut elems)
             }
             LLVMTypeKind::LLVMStructTypeKind if contains_float(t) => {
                 let n = LLVMCountStructElementTypes(t);

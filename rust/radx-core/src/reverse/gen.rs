@@ -474,7 +474,7 @@ impl<'e> RevGen<'e> {
             if self.fixed_tape() {
                 // GPU: the tape is a per-thread buffer in local memory.
                 let bytes = self.engine.options.gpu_tape_bytes;
-                let buf = unsafe { LLVMArrayType(self.fb.i8_type(), bytes) };
+                let buf = ir::llvm::array_type(self.fb.i8_type(), bytes as u64);
                 let base = generic_pointer(&self.fb, self.fb.alloca(buf));
                 let i64t = self.fb.i64_type();
                 let mut init = self.fb.undef(st);
