@@ -231,13 +231,21 @@ def table(rows):
     return "\n".join(lines)
 
 
+def clang_of(radx):
+    """The clang of the LLVM radx is built on (`radx --version` names it): its bitcode is what
+    that radx reads."""
+    text = subprocess.run([radx, "--version"], capture_output=True, text=True).stdout
+    major = text.split("(LLVM ")[1].split(".")[0] if "(LLVM " in text else "16"
+    return shutil.which(f"clang-{major}") or f"/usr/lib/llvm-{major}/bin/clang"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few repetitions (CI smoke test)")
     ap.add_argument("--only", default="", help="comma-separated benchmarks (gmm,gmm_manual,ba,lstm,hand,taylor,normalize,fem)")
     ap.add_argument("--reps", type=int, default=0, help="samples per timing (default 3 quick, 9 full)")
     ap.add_argument("--radx", default=os.environ.get("RADX", os.path.join(ROOT, "target", "release", "radx")))
-    ap.add_argument("--clang", default=os.environ.get("RADX_CLANG", shutil.which("clang-16") or "/usr/lib/llvm-16/bin/clang"))
+    ap.add_argument("--clang", default=os.environ.get("RADX_CLANG", ""), help="the clang of radx's LLVM (default: from `radx --version`)")
     ap.add_argument("--cargo", action="store_true", help="run `cargo build --release` first")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results folder")
     ap.add_argument("--chart-only", action="store_true", help="redraw ratios.png and latest.md from latest.json")
@@ -255,6 +263,8 @@ def main():
         subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
     if not os.path.exists(a.radx):
         sys.exit(f"radx not found at {a.radx}: run `cargo build --release` (or pass --cargo / --radx)")
+    if not a.clang:
+        a.clang = clang_of(a.radx)
     tmp = os.path.join(a.out, "tmp")
     os.makedirs(tmp, exist_ok=True)
     radx_path = os.path.abspath(a.radx)
