@@ -1,7 +1,7 @@
 # RadX.jl tests: derivatives compared with analytic values and central finite differences.
 # GPU tests run only when CUDA.jl / AMDGPU.jl are installed and a device is functional.
 #
-#     RADX_LIB=target/release/libradx.so julia --project=julia -e 'using Pkg; Pkg.test()'
+#     julia --project=julia/RadX.jl -e 'using Pkg; Pkg.test()'     (from the checkout's root)
 
 using Test
 using RadX
@@ -113,10 +113,9 @@ end
         @test isfile(RadX.load_libradx())
         @test RadX.libradx_llvm_version().major == Base.libllvm_version.major
         row = RadX.version_support()
-        @test row !== nothing && row.status !== :unsupported
-        @test RadX.version_support(v"1.10.4").status === :unsupported
-        @test RadX.version_support(v"1.11.2").llvm.major == 16
-        @test RadX.version_support(v"1.12.0").cargo_feature == "llvm18-0"
+        @test row === nothing || row.status === :supported
+        @test endswith(RadX.load_libradx(), RadX.library_file(RadX.llvm_build(Base.libllvm_version))) || haskey(ENV, "RADX_LIB")
+        include("loader.jl")
     end
 
     @testset "scalars" begin

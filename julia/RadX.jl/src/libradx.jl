@@ -171,19 +171,21 @@ const LIB_LOCK = ReentrantLock()
 """
     libradx_path() -> String
 
-Where libradx is loaded from: `ENV["RADX_LIB"]` when set; else the path `deps/build.jl`
-recorded in `deps/libradx_path.txt`; else `target/release/libradx.so` of the RadX checkout
-this package lives in.
+Where libradx is loaded from: `ENV["RADX_LIB"]` when set, else `libradx-llvm<major>` for
+the major of `Base.libllvm_version`, in the package's `deps/lib` or the checkout's
+`target/lib` (see [`choose_library`](@ref)). When neither has it and the package sits in a
+RadX checkout, it is built there first ([`build_libradx`](@ref)). Throws, naming the
+supported Julia releases, when RadX.jl cannot work on this Julia.
 """
 function libradx_path()
-    p = get(ENV, "RADX_LIB", "")
-    isempty(p) || return p
-    recorded = joinpath(@__DIR__, "..", "deps", "libradx_path.txt")
-    if isfile(recorded)
-        p = strip(read(recorded, String))
-        isempty(p) || return String(p)
-    end
-    return normpath(joinpath(@__DIR__, "..", "..", "target", "release", "libradx." * Libdl.dlext))
+    choice = choose_library()
+    choice.found === nothing || return choice.found
+    isempty(get(ENV, "RADX_LIB", "")) || error("RadX: ENV[\"RADX_LIB\"] names $(only(choice.candidates)), which does not exist")
+    radx_checkout() === nothing && error("RadX: $(library_file(choice.build)) (for LLVM $(Base.libllvm_version)) was not found in " *
+                                         join(choice.candidates, " or ") * ", and this copy of RadX.jl is not in a RadX checkout to build it; " *
+                                         "set ENV[\"RADX_LIB\"] to one built elsewhere")
+    @info "RadX: building $(library_file(choice.build)) for LLVM $(Base.libllvm_version) (once)"
+    return build_libradx(; io=stderr)
 end
 
 const SYMBOLS = (:radx_abi_version, :radx_llvm_version, :radx_status_name, :radx_differentiate_ex,
@@ -202,7 +204,6 @@ function load_libradx()
     lock(LIB_LOCK) do
         LIB_HANDLE[] == C_NULL || return LIB_PATH[]
         path = libradx_path()
-        isfile(path) || error("libradx not found at $path; build it with `julia --project=julia julia/deps/build.jl` (or set ENV[\"RADX_LIB\"])")
         h = Libdl.dlopen(path, Libdl.RTLD_NOW | Libdl.RTLD_LOCAL)
         syms = Dict{Symbol,Ptr{Cvoid}}()
         for s in SYMBOLS
@@ -216,7 +217,9 @@ function load_libradx()
         if theirs.major != Base.libllvm_version.major
             row = version_support()
             why = row === nothing ? "" : "\n  Julia $(VERSION.major).$(VERSION.minor): $(row.reason)"
-            error("libradx at $path is built against LLVM $theirs, but Julia $(VERSION) uses LLVM $(Base.libllvm_version); the LLVM major must match.$why")
+            want = llvm_build(Base.libllvm_version)
+            fix = want === nothing ? "" : " (use $(library_file(want)); `Pkg.build(\"RadX\")` builds it)"
+            error("libradx at $path is built against LLVM $theirs, but Julia $(VERSION) uses LLVM $(Base.libllvm_version); the LLVM major must match$fix.$why")
         end
         merge!(LIB_SYMS, syms)
         LIB_PATH[] = path
@@ -319,13 +322,15 @@ const INPROCESS = Ref{Bool}(true)
 """
     julia_llvm_get_version() -> Ptr{Cvoid}
 
-The address of `LLVMGetVersion` in the libLLVM Julia loaded (`C_NULL` if it has none), which
-libradx's in-process door compares with its own.
+What proves to libradx's in-process door that a module comes from its own libLLVM: the
+address of `LLVMGetVersion` in the libLLVM Julia loaded, or on LLVM 15, which has none,
+of `LLVMContextCreate` (compared, never called). `C_NULL` if neither is found.
 """
 function julia_llvm_get_version()
     h = Libdl.dlopen(String(Base.libllvm_path()), Libdl.RTLD_NOLOAD; throw_error=false)
     h === nothing && return C_NULL
-    p = Libdl.dlsym(h, :LLVMGetVersion; throw_error=false)
+    name = Base.libllvm_version.major >= 16 ? :LLVMGetVersion : :LLVMContextCreate
+    p = Libdl.dlsym(h, name; throw_error=false)
     return p === nothing ? C_NULL : p
 end
 

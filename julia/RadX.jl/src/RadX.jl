@@ -29,6 +29,7 @@ export autodiff, autodiff_thunk, autodiff_deferred, gradient, jacobian, derivati
 export RadXError, @radx_rule, register_rule!, clear_rules!
 
 include("versions.jl")
+include("build.jl")
 include("annotations.jl")
 include("libradx.jl")
 include("rules.jl")
