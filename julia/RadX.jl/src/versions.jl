@@ -41,7 +41,7 @@ function read_versions_table(path=VERSIONS_TABLE)
     return builds, releases
 end
 
-const (LLVM_BUILDS, SUPPORTED_VERSIONS) = read_versions_table()
+const LLVM_BUILDS, SUPPORTED_VERSIONS = read_versions_table()
 
 """
     version_support(julia_version = VERSION) -> Union{VersionSupport,Nothing}
