@@ -19,11 +19,6 @@ use std::collections::HashSet;
 use std::ffi::CStr;
 use std::os::raw::c_uint;
 
-/// The version of the libLLVM libradx calls.
-pub fn own_llvm_version() -> (u32, u32, u32) {
-    ir::llvm::version()
-}
-
 /// The file a code address belongs to and the exported symbol at it, as the dynamic
 /// loader knows them.
 fn symbol_at(addr: usize) -> (String, Option<String>) {
@@ -42,7 +37,7 @@ fn symbol_at(addr: usize) -> (String, Option<String>) {
 /// Checks that the caller's libLLVM is libradx's.
 pub fn check_llvm(get_version: RadxLlvmGetVersionFn) -> Result<(), Failure> {
     let (identity, our_fn) = ir::llvm::identity_symbol();
-    let ours = own_llvm_version();
+    let ours = ir::llvm::version();
     let Some(theirs) = get_version else {
         return Err(Failure::invalid("llvm_get_version is NULL").hint(format!(
             "pass the address of {identity} from the libLLVM that created the module (this libradx is built for LLVM {}; Julia: `Libdl.dlsym(Libdl.dlopen(String(Base.libllvm_path())), :{identity})`)",
@@ -55,6 +50,13 @@ pub fn check_llvm(get_version: RadxLlvmGetVersionFn) -> Result<(), Failure> {
     }
     let (their_file, their_name) = symbol_at(their_fn);
     let (our_file, _) = symbol_at(our_fn);
+    let two_copies = |version: String| {
+        Failure::api(
+            RADX_ERR_LLVM_MISMATCH,
+            format!("two copies of LLVM {version} are loaded: the module's ({their_file}) and libradx's ({our_file}); a module cannot cross between them"),
+        )
+        .hint("build libradx against the caller's libLLVM (the same file), or pass bitcode to radx_differentiate_ex")
+    };
     let rebuild = "build the libradx for the caller's LLVM (`RADX_LLVM=<major> deps/build.sh`; RadX.jl's deps/build.jl does it), or pass bitcode to radx_differentiate_ex instead (an LLVM reads the bitcode of older ones)";
     match their_name.as_deref() {
         Some("LLVMGetVersion") => {
@@ -67,17 +69,9 @@ pub fn check_llvm(get_version: RadxLlvmGetVersionFn) -> Result<(), Failure> {
                 )
                 .hint(rebuild));
             }
-            Err(Failure::api(
-                RADX_ERR_LLVM_MISMATCH,
-                format!("two copies of LLVM {a}.{b}.{c} are loaded: the module's ({their_file}) and libradx's ({our_file}); a module cannot cross between them"),
-            )
-            .hint("build libradx against the caller's libLLVM (the same file), or pass bitcode to radx_differentiate_ex"))
+            Err(two_copies(format!("{a}.{b}.{c}")))
         }
-        Some(name) if name == identity => Err(Failure::api(
-            RADX_ERR_LLVM_MISMATCH,
-            format!("two copies of LLVM {} are loaded: the module's ({their_file}) and libradx's ({our_file}); a module cannot cross between them", ours.0),
-        )
-        .hint("build libradx against the caller's libLLVM (the same file), or pass bitcode to radx_differentiate_ex")),
+        Some(name) if name == identity => Err(two_copies(ours.0.to_string())),
         Some("LLVMContextCreate") => Err(Failure::api(
             RADX_ERR_LLVM_MISMATCH,
             format!(

@@ -60,14 +60,9 @@ pub(crate) fn parse_module<'c>(ctx: &'c Context, bitcode: *const u8, len: usize)
     // SAFETY: the caller promises `len` readable bytes at `bitcode`.
     let bytes = unsafe { std::slice::from_raw_parts(bitcode, len) };
     let buf = MemoryBuffer::create_from_memory_range_copy(bytes, "radx-input");
-    let m = ctx.create_module_from_ir(buf).map_err(|e| {
-        let text = e.to_string();
-        let d = Diagnostic::new(Code::MalformedInput, format!("the buffer is not LLVM bitcode or IR: {}", text.trim()));
-        Failure::from(match radx_core::ir::llvm::read_error_hint(&text) {
-            Some(h) => d.hint(h),
-            None => d,
-        })
-    })?;
+    let m = ctx
+        .create_module_from_ir(buf)
+        .map_err(|e| Failure::from(radx_core::ir::llvm::unreadable_module("the buffer is not LLVM bitcode or IR", &e.to_string())))?;
     if let Err(e) = m.verify() {
         return Err(Diagnostic::new(Code::MalformedInput, format!("the module is not valid: {}", e.to_string().trim())).into());
     }
@@ -287,7 +282,7 @@ pub extern "C" fn radx_abi_version() -> u32 {
 /// Each pointer is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn radx_llvm_version(major: *mut u32, minor: *mut u32, patch: *mut u32) {
-    let (a, b, c) = inprocess::own_llvm_version();
+    let (a, b, c) = radx_core::ir::llvm::version();
     for (p, v) in [(major, a), (minor, b), (patch, c)] {
         if !p.is_null() {
             *p = v;

@@ -104,14 +104,7 @@ pub fn read_module<'c>(ctx: &'c Context, path: &str) -> Result<Module<'c>, Diagn
     } else {
         MemoryBuffer::create_from_file(Path::new(path)).map_err(|e| Diagnostic::new(Code::MalformedInput, format!("cannot read `{path}`: {}", e.to_string().trim())))?
     };
-    ctx.create_module_from_ir(buf).map_err(|e| {
-        let text = e.to_string();
-        let d = Diagnostic::new(Code::MalformedInput, format!("`{path}` is not valid LLVM IR: {}", text.trim()));
-        match radx_core::ir::llvm::read_error_hint(&text) {
-            Some(h) => d.hint(h),
-            None => d,
-        }
-    })
+    ctx.create_module_from_ir(buf).map_err(|e| radx_core::ir::llvm::unreadable_module(&format!("`{path}` is not valid LLVM IR"), &e.to_string()))
 }
 
 pub fn write_module(m: &Module, path: &str) -> Result<(), Diagnostic> {

@@ -143,10 +143,20 @@ pub fn const_array(elem: super::Type, elems: &mut [Value]) -> Value {
     }
 }
 
+/// The diagnostic for a module LLVM cannot read: `what` (`` `x.bc` is not valid LLVM IR``)
+/// with LLVM's message, and where the bitcode comes from a newer LLVM, the RadX to use.
+pub fn unreadable_module(what: &str, llvm_message: &str) -> crate::diag::Diagnostic {
+    let d = crate::diag::Diagnostic::new(crate::diag::Code::MalformedInput, format!("{what}: {}", llvm_message.trim()));
+    match read_error_hint(llvm_message) {
+        Some(h) => d.hint(h),
+        None => d,
+    }
+}
+
 /// A hint for LLVM's message when it cannot read a module: bitcode from a newer LLVM says
 /// so (`(Producer: 'LLVM19.1.7' Reader: 'LLVM 16.0.6')`), and an LLVM only promises to
 /// read the bitcode of older ones.
-pub fn read_error_hint(message: &str) -> Option<String> {
+fn read_error_hint(message: &str) -> Option<String> {
     let producer = message.split("Producer: 'LLVM").nth(1)?;
     let (major, _, _) = parse_version(producer)?;
     if major <= MAJOR {
