@@ -132,25 +132,44 @@ def build(radx, bench, tmp, log):
 def transform(radx, clang, bench, tmp, reps, baseline_ms):
     """wall time of `radx opt` on the benchmark's -O2 bitcode (the fastest of `reps` runs: the
     work is deterministic, so the minimum is the run least disturbed by other load), minus the
-    start-up time, and the stats"""
+    start-up time, the stats, and the phases: AD, preparation, verification and cleanup (from
+    the fastest run's own timings) and the same run answered from a warm derivative cache"""
     if bench in VARIANTS:
-        return None, None, None
+        return None, None, None, None
     src = os.path.join(HERE, bench, bench + ".c")
     bc = os.path.join(tmp, bench + ".bc")
     r = run([clang] + CFLAGS + ["-c", "-emit-llvm", src, "-o", bc])
     if r.returncode != 0:
-        return None, None, r.stderr
+        return None, None, r.stderr, None
     stats = os.path.join(tmp, bench + ".stats.json")
-    times = []
+    best, st = None, None
     for _ in range(reps):
         t0 = time.perf_counter()
         r = run([radx, "opt", bc, "-o", os.path.join(tmp, bench + ".radx.bc"), "--stats-json", stats])
-        times.append(1e3 * (time.perf_counter() - t0))
+        ms = 1e3 * (time.perf_counter() - t0)
         if r.returncode != 0:
-            return None, None, r.stderr
-    with open(stats) as f:
-        st = json.load(f)
-    return max(0.0, min(times) - baseline_ms), st, None
+            return None, None, r.stderr, None
+        if best is None or ms < best:
+            best = ms
+            with open(stats) as f:
+                st = json.load(f)
+    cache = os.path.join(tmp, "cache-" + bench)
+    shutil.rmtree(cache, ignore_errors=True)
+    warm, lookup = [], None
+    for i in range(reps + 1):
+        t0 = time.perf_counter()
+        r = run([radx, "opt", bc, "-o", os.path.join(tmp, bench + ".cached.bc"), "--cache-dir", cache, "--stats-json", stats + ".c"])
+        ms = 1e3 * (time.perf_counter() - t0)
+        if r.returncode != 0:
+            return None, None, r.stderr, None
+        if i > 0:  # the first run fills the cache
+            warm.append(ms)
+            with open(stats + ".c") as f:
+                lookup = json.load(f).get("cache", {}).get("lookup_ms", lookup)
+    phases = dict(st.get("timings", {}))
+    phases["warm_ms"] = max(0.0, min(warm) - baseline_ms)
+    phases["lookup_ms"] = lookup
+    return max(0.0, best - baseline_ms), st, None, phases
 
 
 def startup_ms(radx, tmp, reps):
@@ -231,6 +250,22 @@ def table(rows):
     return "\n".join(lines)
 
 
+def phase_table(phases):
+    """where `radx opt`'s time goes, per benchmark module; `rest` is reading, checking and
+    writing the module; `warm` is the same run answered from the derivative cache"""
+    lines = ["| module | transform | AD | preparation | verification | cleanup | rest | warm (cache) | cache lookup |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    f = lambda v: "-" if v is None else f"{v:.1f} ms"
+    for bench, p in phases.items():
+        named = sum(p.get(k) or 0 for k in ("differentiate_ms", "prepare_ms", "verify_ms", "cleanup_ms"))
+        rest = None if p.get("total_ms") is None else max(0.0, p["total_ms"] - named)
+        lk = p.get("lookup_ms")
+        lines.append(f"| {bench} | {f(p.get('total_ms'))} | {f(p.get('differentiate_ms'))} | {f(p.get('prepare_ms'))} | "
+                     f"{f(p.get('verify_ms'))} | {f(p.get('cleanup_ms'))} | {f(rest)} | {f(p.get('warm_ms'))} | "
+                     f"{'-' if lk is None else f'{lk:.2f} ms'} |")
+    return "\n".join(lines)
+
+
 def clang_of(radx):
     """The clang of the LLVM radx is built on (`radx --version` names it): its bitcode is what
     that radx reads."""
@@ -279,13 +314,15 @@ def main():
 
     treps = 3 if a.quick else 7
     base = startup_ms(a.radx, tmp, treps)
-    exes, tstats = {}, {}
+    exes, tstats, tphases = {}, {}, {}
     for bench in dict.fromkeys(b for b, _ in todo):
         exes[bench] = build(a.radx, bench, tmp, log)
-        ms, st, err = transform(a.radx, a.clang, bench, tmp, treps, base)
+        ms, st, err, phases = transform(a.radx, a.clang, bench, tmp, treps, base)
         if err:
             log.append(f"TRANSFORM FAILED {bench}:\n{err.strip()}")
         tstats[bench] = (ms, st)
+        if phases is not None:
+            tphases[bench] = dict(phases, total_ms=ms)
         print(f"built {bench:10s} transform {'-' if ms is None else f'{ms:.1f} ms'}", flush=True)
 
     for bench, args in todo:
@@ -324,12 +361,13 @@ def main():
         "seconds": time.perf_counter() - t_start,
         "failed": failed,
         "rows": rows,
+        "transform_phases": tphases,
         "log": log,
     }
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "latest.json"), "w") as f:
         json.dump(result, f, indent=1)
-    md = table(rows)
+    md = table(rows) + "\n\n" + phase_table(tphases)
     with open(os.path.join(a.out, "latest.md"), "w") as f:
         f.write(md + "\n")
     draw_chart(rows, os.path.join(a.out, "ratios.png"))

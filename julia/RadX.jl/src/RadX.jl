@@ -26,7 +26,7 @@ using Libdl
 export Forward, ForwardWithPrimal, Reverse, ReverseWithPrimal, ReverseSplitWithPrimal, ReverseSplitNoPrimal
 export Annotation, Const, Active, Duplicated, DuplicatedNoNeed, BatchDuplicated
 export autodiff, autodiff_thunk, autodiff_deferred, gradient, jacobian, derivative, hvp
-export RadXError, @radx_rule, register_rule!, clear_rules!
+export RadXError, @radx_rule, register_rule!, clear_rules!, set_disk_cache!
 
 include("versions.jl")
 include("build.jl")

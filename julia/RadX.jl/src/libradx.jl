@@ -19,6 +19,24 @@ const MODE_REVERSE_COMBINED = Int32(3)
 const FLAG_NO_PREOPT = UInt32(1)
 const FLAG_NO_POSTOPT = UInt32(2)
 const FLAG_RUNTIME_ACTIVITY = UInt32(4)
+const FLAG_CACHE = UInt32(8)
+
+"""
+    DISK_CACHE[]
+
+Whether requests ask libradx's persistent derivative cache (`RADX_FLAG_CACHE`): on by
+default, so a derivative made in one Julia session is read from disk in the next. The
+directory is `ENV["RADX_CACHE_DIR"]`, else `~/.cache/radx`; `RADX_CACHE=0` in the
+environment turns it off for every request. See [`set_disk_cache!`](@ref).
+"""
+const DISK_CACHE = Ref{Bool}(true)
+
+"""
+    set_disk_cache!(on::Bool)
+
+Turns the persistent derivative cache on or off for this session's later compilations.
+"""
+set_disk_cache!(on::Bool) = (DISK_CACHE[] = on; nothing)
 
 # Slot roles (radx_slot_role).
 const SLOT_PRIMAL = Int32(0)
@@ -349,7 +367,8 @@ function differentiate!(mod::LLVM.Module, req::Request; rules::Ptr{Cvoid}=C_NULL
     GC.@preserve fname acts begin
         creq = Ref(CRequest(pointer(fname), req.mode, UInt32(req.width),
                             isempty(acts) ? Ptr{Int32}(C_NULL) : pointer(acts), Csize_t(length(acts)),
-                            req.return_activity, req.return_primal, req.flags))
+                            req.return_activity, req.return_primal,
+                            DISK_CACHE[] ? req.flags | FLAG_CACHE : req.flags))
         res = Ref{Ptr{CResult}}(C_NULL)
         err = Ref{Ptr{CError}}(C_NULL)
         getver = julia_llvm_get_version()

@@ -114,7 +114,12 @@ enum radx_flag_values {
     RADX_FLAG_NO_POSTOPT = 2,      /* do not clean up the generated functions */
     /* Enzyme's runtime activity (shadows checked against primals at run time). Not
        supported yet: a request with it fails with RADX_ERR_UNSUPPORTED. */
-    RADX_FLAG_RUNTIME_ACTIVITY = 4
+    RADX_FLAG_RUNTIME_ACTIVITY = 4,
+    /* Answer the request from the persistent derivative cache when an earlier run (of any
+       process) made the same derivative, and store the result otherwise. The directory is
+       RADX_CACHE_DIR, else ~/.cache/radx; RADX_CACHE=1 or 0 in the environment turns the
+       cache on or off for every request, whatever the flag. */
+    RADX_FLAG_CACHE = 8
 };
 
 typedef struct radx_request {

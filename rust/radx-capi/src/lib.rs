@@ -6,6 +6,7 @@
 //! so calls are independent and may run concurrently.
 
 pub mod error;
+mod cached;
 mod inprocess;
 mod request;
 pub mod rules;
@@ -159,8 +160,8 @@ pub unsafe extern "C" fn radx_lower_module(
 ) -> RadxStatus {
     guard(error, || {
         check_result_slot(result)?;
-        if flags & RADX_FLAG_RUNTIME_ACTIVITY as u32 != 0 {
-            return Err(Failure::invalid("RADX_FLAG_RUNTIME_ACTIVITY is a request flag; radx_lower_module takes RADX_FLAG_NO_PREOPT and RADX_FLAG_NO_POSTOPT"));
+        if flags & (RADX_FLAG_RUNTIME_ACTIVITY | RADX_FLAG_CACHE) as u32 != 0 {
+            return Err(Failure::invalid("RADX_FLAG_RUNTIME_ACTIVITY and RADX_FLAG_CACHE are request flags; radx_lower_module takes RADX_FLAG_NO_PREOPT and RADX_FLAG_NO_POSTOPT"));
         }
         let options = request::options_from_flags(flags)?;
         let ctx = Context::create();
@@ -181,12 +182,53 @@ unsafe fn differentiate_bitcode(
 ) -> Result<(), Failure> {
     check_result_slot(result)?;
     let parsed = request::parse(request)?;
+    let cache = cached::cache_for(&parsed);
+    let key = match &cache {
+        Some(_) if !bitcode.is_null() => Some(cached::key(std::slice::from_raw_parts(bitcode, bitcode_len), &parsed, rules.as_ref())),
+        _ => None,
+    };
+    if let (Some(c), Some(k)) = (&cache, &key) {
+        let t = std::time::Instant::now();
+        if let Some(mut hit) = cached::lookup(c, k) {
+            if let Some((functions, num_functions)) = cached::functions_from_json(&hit.json) {
+                cached::mark_hit(&mut hit.json, k, t.elapsed().as_secs_f64() * 1e3);
+                *result = result_from_parts(Some(hit.bitcode), &hit.function_name, &hit.json, functions, num_functions);
+                return Ok(());
+            }
+        }
+    }
     let ctx = Context::create();
     let m = parse_module(&ctx, bitcode, bitcode_len)?;
     let g = request::generate(m.as_mut_ptr(), &parsed, rules.as_ref())?;
     let b = Builder::new(m.as_mut_ptr());
     *result = make_result(Some(&m), Some(&g.function_name), &g.report, Some(g.json.clone()), Some((&b, &g)));
+    if let (Some(c), Some(k)) = (&cache, &key) {
+        let r = &**result;
+        cached::store(c, k, std::slice::from_raw_parts(r.bitcode, r.bitcode_len), &g.function_name, &g.json);
+    }
     Ok(())
+}
+
+/// A result made of parts that are already bytes and C structures (a cache hit).
+fn result_from_parts(bitcode: Option<Vec<u8>>, function_name: &str, json: &serde_json::Value, functions: *mut RadxFunction, num_functions: usize) -> *mut RadxResult {
+    let (bitcode, bitcode_len) = match bitcode {
+        Some(b) => {
+            let n = b.len();
+            (Box::into_raw(b.into_boxed_slice()) as *mut u8, n)
+        }
+        None => (std::ptr::null_mut(), 0),
+    };
+    let tape = json.get("tape").and_then(|t| t.as_str()).is_some();
+    Box::into_raw(Box::new(RadxResult {
+        bitcode,
+        bitcode_len,
+        function_name: c_string(function_name),
+        calls_lowered: 0,
+        report_json: c_string(&json.to_string()),
+        functions,
+        num_functions,
+        tape_type: if tape { c_string(request::TAPE_TYPE) } else { std::ptr::null_mut() },
+    }))
 }
 
 /// `radx_status radx_differentiate(const uint8_t *bitcode, size_t bitcode_len,
@@ -251,6 +293,21 @@ pub unsafe extern "C" fn radx_differentiate_module(
         inprocess::check_llvm(llvm_get_version)?;
         let parsed = request::parse(request)?;
         inprocess::verify_input(module)?;
+        let cache = cached::cache_for(&parsed);
+        let key = cache.as_ref().map(|_| cached::key(&cached::module_bitcode(module), &parsed, rules.as_ref()));
+        if let (Some(c), Some(k)) = (&cache, &key) {
+            let t = std::time::Instant::now();
+            if let Some(mut hit) = cached::lookup(c, k) {
+                if let Some((functions, num_functions)) = cached::functions_from_json(&hit.json) {
+                    if cached::link_new_symbols(module, &hit.bitcode)? {
+                        cached::mark_hit(&mut hit.json, k, t.elapsed().as_secs_f64() * 1e3);
+                        *result = result_from_parts(None, &hit.function_name, &hit.json, functions, num_functions);
+                        return Ok(());
+                    }
+                    signature::free_functions(functions, num_functions);
+                }
+            }
+        }
         let before = inprocess::Snapshot::take(module);
         let outcome = catch_unwind(AssertUnwindSafe(|| request::generate(module, &parsed, rules.as_ref())));
         let g = match outcome {
@@ -266,6 +323,9 @@ pub unsafe extern "C" fn radx_differentiate_module(
         };
         let b = Builder::new(module);
         *result = make_result(None, Some(&g.function_name), &g.report, Some(g.json.clone()), Some((&b, &g)));
+        if let (Some(c), Some(k)) = (&cache, &key) {
+            cached::store(c, k, &cached::module_bitcode(module), &g.function_name, &g.json);
+        }
         Ok(())
     })
 }

@@ -25,6 +25,8 @@ pub struct Parsed {
     pub return_activity: RadxActivity,
     pub return_primal: bool,
     pub options: Options,
+    /// RADX_FLAG_CACHE.
+    pub cache: bool,
 }
 
 /// What a request generated.
@@ -40,10 +42,10 @@ pub struct Generated {
 
 /// Options from `RADX_FLAG_*` bits. Runtime activity is a known flag that is refused.
 pub fn options_from_flags(flags: u32) -> Result<Options, Failure> {
-    let known = (RADX_FLAG_NO_PREOPT | RADX_FLAG_NO_POSTOPT | RADX_FLAG_RUNTIME_ACTIVITY) as u32;
+    let known = (RADX_FLAG_NO_PREOPT | RADX_FLAG_NO_POSTOPT | RADX_FLAG_RUNTIME_ACTIVITY | RADX_FLAG_CACHE) as u32;
     if flags & !known != 0 {
         return Err(Failure::invalid(format!("unknown flag bits {:#x}", flags & !known))
-            .hint("known flags: RADX_FLAG_NO_PREOPT, RADX_FLAG_NO_POSTOPT, RADX_FLAG_RUNTIME_ACTIVITY"));
+            .hint("known flags: RADX_FLAG_NO_PREOPT, RADX_FLAG_NO_POSTOPT, RADX_FLAG_RUNTIME_ACTIVITY, RADX_FLAG_CACHE"));
     }
     if flags & RADX_FLAG_RUNTIME_ACTIVITY as u32 != 0 {
         return Err(Failure::api(
@@ -92,7 +94,7 @@ pub unsafe fn parse(req: *const RadxRequest) -> Result<Parsed, Failure> {
     if width > 64 {
         return Err(Failure::invalid(format!("width {width} is out of range: the batch width is between 1 and 64")));
     }
-    Ok(Parsed { function, mode: req.mode, width, activities, return_activity: req.return_activity, return_primal: req.return_primal != 0, options })
+    Ok(Parsed { function, mode: req.mode, width, activities, return_activity: req.return_activity, return_primal: req.return_primal != 0, options, cache: req.flags & RADX_FLAG_CACHE as u32 != 0 })
 }
 
 /// # Safety

@@ -58,7 +58,8 @@ c_constants!(C_CONSTANTS {
     RadxFlags:
         RADX_FLAG_NO_PREOPT = 1,
         RADX_FLAG_NO_POSTOPT = 2,
-        RADX_FLAG_RUNTIME_ACTIVITY = 4;
+        RADX_FLAG_RUNTIME_ACTIVITY = 4,
+        RADX_FLAG_CACHE = 8;
     RadxSlotRole:
         RADX_SLOT_PRIMAL = 0,
         RADX_SLOT_SHADOW = 1,

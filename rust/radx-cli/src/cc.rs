@@ -232,6 +232,8 @@ pub fn main(raw: &[String], cxx_driver: bool) -> i32 {
             // clang optimizes the derivatives at the user's level when it compiles them.
             options: Options { postopt: false, ..options.clone() },
             json_diags: false,
+            // Rebuilds of an unchanged file (make, CMake) reuse the derivative when asked.
+            cache: if radx_core::cache::env_switch() == Some(true) { radx_core::cache::Cache::from_env() } else { None },
         };
         if stats {
             eprintln!("radx cc: {src}");

@@ -3,6 +3,7 @@
 use inkwell::context::Context;
 use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::Module;
+use radx_core::cache::{Cache, Entry, Key, Lookup};
 use radx_core::{Code, Diagnostic, Options};
 use std::path::Path;
 
@@ -22,6 +23,10 @@ OPTIONS:
     --no-preopt        do not canonicalise functions before differentiating them
     --no-postopt       do not clean up the generated functions
     --json-diagnostics print diagnostics as JSON lines on standard error
+    --cache            reuse (and store) the result in the derivative cache: RADX_CACHE_DIR,
+                       else ~/.cache/radx; bounded by RADX_CACHE_MAX_MB (default 512).
+                       RADX_CACHE=1 turns it on for every run, RADX_CACHE=0 off
+    --cache-dir DIR    the same, in DIR
 ";
 
 pub struct OptArgs {
@@ -31,6 +36,8 @@ pub struct OptArgs {
     pub stats_json: Option<String>,
     pub options: Options,
     pub json_diags: bool,
+    /// The derivative cache to read and fill, if any.
+    pub cache: Option<Cache>,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<OptArgs>, String> {
@@ -40,6 +47,7 @@ fn parse_args(args: &[String]) -> Result<Option<OptArgs>, String> {
     let mut stats_json = None;
     let mut options = Options::default();
     let mut json_diags = false;
+    let mut cache = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -50,6 +58,8 @@ fn parse_args(args: &[String]) -> Result<Option<OptArgs>, String> {
             "--no-preopt" => options.preopt = false,
             "--no-postopt" => options.postopt = false,
             "--json-diagnostics" => json_diags = true,
+            "--cache" => cache = Some(Cache::from_env().ok_or("--cache: no cache directory (set RADX_CACHE_DIR or HOME)")?),
+            "--cache-dir" => cache = Some(Cache::at(it.next().ok_or("--cache-dir needs a directory")?, cache_bound())),
             s if s.starts_with("-o") && s.len() > 2 => output = Some(s[2..].to_string()),
             s if s.starts_with('-') && s != "-" => return Err(format!("unknown option `{s}`")),
             s => {
@@ -61,7 +71,13 @@ fn parse_args(args: &[String]) -> Result<Option<OptArgs>, String> {
     }
     let input = input.ok_or("no input file")?;
     let output = output.ok_or("no output file (-o)")?;
-    Ok(Some(OptArgs { input, output, stats, stats_json, options, json_diags }))
+    if cache.is_none() && radx_core::cache::env_switch() == Some(true) {
+        cache = Cache::from_env();
+    }
+    if radx_core::cache::env_switch() == Some(false) {
+        cache = None;
+    }
+    Ok(Some(OptArgs { input, output, stats, stats_json, options, json_diags, cache }))
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -95,71 +111,151 @@ pub fn report(diags: &[Diagnostic], json: bool) {
     }
 }
 
-pub fn read_module<'c>(ctx: &'c Context, path: &str) -> Result<Module<'c>, Diagnostic> {
-    let buf = if path == "-" {
+fn read_input(path: &str) -> Result<Vec<u8>, Diagnostic> {
+    if path == "-" {
         let mut data = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut data)
             .map_err(|e| Diagnostic::new(Code::MalformedInput, format!("cannot read standard input: {e}")))?;
-        MemoryBuffer::create_from_memory_range_copy(&data, "stdin")
+        Ok(data)
     } else {
-        MemoryBuffer::create_from_file(Path::new(path)).map_err(|e| Diagnostic::new(Code::MalformedInput, format!("cannot read `{path}`: {}", e.to_string().trim())))?
-    };
-    ctx.create_module_from_ir(buf).map_err(|e| radx_core::ir::llvm::unreadable_module(&format!("`{path}` is not valid LLVM IR"), &e.to_string()))
-}
-
-pub fn write_module(m: &Module, path: &str) -> Result<(), Diagnostic> {
-    let fail = |e: String| Diagnostic::new(Code::MalformedInput, format!("cannot write `{path}`: {e}"));
-    if path == "-" {
-        print!("{}", m.print_to_string().to_string());
-        Ok(())
-    } else if path.ends_with(".bc") {
-        if m.write_bitcode_to_path(Path::new(path)) {
-            Ok(())
-        } else {
-            Err(fail("bitcode writer failed".into()))
-        }
-    } else {
-        m.print_to_file(Path::new(path)).map_err(|e| fail(e.to_string()))
+        std::fs::read(path).map_err(|e| Diagnostic::new(Code::MalformedInput, format!("cannot read `{path}`: {e}")))
     }
 }
 
-/// Differentiates the module at `a.input` and writes it to `a.output`.
+fn module_from_bytes<'c>(ctx: &'c Context, bytes: &[u8], path: &str) -> Result<Module<'c>, Diagnostic> {
+    let buf = MemoryBuffer::create_from_memory_range_copy(bytes, path);
+    ctx.create_module_from_ir(buf).map_err(|e| radx_core::ir::llvm::unreadable_module(&format!("`{path}` is not valid LLVM IR"), &e.to_string()))
+}
+
+pub fn read_module<'c>(ctx: &'c Context, path: &str) -> Result<Module<'c>, Diagnostic> {
+    if path == "-" {
+        return module_from_bytes(ctx, &read_input(path)?, "stdin");
+    }
+    let buf = MemoryBuffer::create_from_file(Path::new(path)).map_err(|e| Diagnostic::new(Code::MalformedInput, format!("cannot read `{path}`: {}", e.to_string().trim())))?;
+    ctx.create_module_from_ir(buf).map_err(|e| radx_core::ir::llvm::unreadable_module(&format!("`{path}` is not valid LLVM IR"), &e.to_string()))
+}
+
+/// The module as `path` wants it: bitcode for `.bc`, text otherwise.
+fn module_bytes(m: &Module, path: &str) -> Vec<u8> {
+    if path.ends_with(".bc") {
+        m.write_bitcode_to_memory().as_slice().to_vec()
+    } else {
+        m.print_to_string().to_bytes().to_vec()
+    }
+}
+
+/// Differentiates the module at `a.input` and writes it to `a.output`, through the
+/// derivative cache when `a.cache` names one.
 pub fn run(a: &OptArgs) -> Result<(), Vec<Diagnostic>> {
+    let input = match &a.cache {
+        Some(_) => Some(read_input(&a.input).map_err(|d| vec![d])?),
+        None => None,
+    };
+    let key = input.as_ref().map(|bytes| cache_key(a, bytes));
+    if let (Some(cache), Some(key)) = (&a.cache, &key) {
+        let t = std::time::Instant::now();
+        match cache.get(key) {
+            Lookup::Hit(entry) => {
+                if let (Some(output), Some(stats), Some(json)) = (entry.get("output"), entry.get("stats"), entry.get("json")) {
+                    let lookup_ms = t.elapsed().as_secs_f64() * 1e3;
+                    return emit(a, output, std::str::from_utf8(stats).unwrap_or(""), json, Some((key, lookup_ms)));
+                }
+            }
+            Lookup::Corrupt(why) => eprintln!("radx: warning: cache entry {} was damaged ({why}); removed, rebuilding it", key.hex()),
+            Lookup::Miss => {}
+        }
+    }
     let ctx = Context::create();
-    let m = read_module(&ctx, &a.input).map_err(|d| vec![d])?;
+    let m = match &input {
+        Some(bytes) => module_from_bytes(&ctx, bytes, &a.input),
+        None => read_module(&ctx, &a.input),
+    }
+    .map_err(|d| vec![d])?;
     if let Err(e) = m.verify() {
         return Err(vec![Diagnostic::new(Code::MalformedInput, format!("`{}` is not a valid module: {}", a.input, e.to_string().trim()))]);
     }
     let report = radx_core::lower_module(m.as_mut_ptr(), &a.options)?;
+    let stats = stats_text(&report);
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default().into_bytes();
+    let output = module_bytes(&m, &a.output);
+    if let (Some(cache), Some(key)) = (&a.cache, &key) {
+        let entry = Entry::default().with("output", output.clone()).with("stats", stats.clone()).with("json", json.clone());
+        if let Err(e) = cache.put(key, &entry) {
+            eprintln!("radx: warning: cannot store the result in the cache at `{}`: {e}", cache.dir().display());
+        }
+    }
+    emit(a, &output, &stats, &json, None)
+}
+
+/// Everything the result of `radx opt` depends on besides RadX's and LLVM's versions (which
+/// every key covers): the input, the options, and the output's form.
+fn cache_key(a: &OptArgs, input: &[u8]) -> Key {
+    let options = format!("{:?}", a.options);
+    let form: &[u8] = if a.output.ends_with(".bc") { b"bitcode" } else { b"text" };
+    Key::new(&[b"radx opt", input, options.as_bytes(), form])
+}
+
+/// Writes the output and the statistics asked for; `cached` says the result came from the
+/// cache (under which key, found in how long).
+fn emit(a: &OptArgs, output: &[u8], stats: &str, json: &[u8], cached: Option<(&Key, f64)>) -> Result<(), Vec<Diagnostic>> {
+    let fail = |path: &str, e: std::io::Error| vec![Diagnostic::new(Code::MalformedInput, format!("cannot write `{path}`: {e}"))];
     if a.stats {
-        eprintln!("radx: {} magic call(s) lowered, {} function(s) generated", report.calls_lowered, report.generated.len());
-        let t = &report.timings;
-        eprintln!(
-            "  time: differentiation {:.1} ms, preparation passes {:.1} ms, verification {:.1} ms, cleanup passes {:.1} ms",
-            t.differentiate_ms, t.prepare_ms, t.verify_ms, t.cleanup_ms
-        );
-        for g in &report.generated {
-            eprintln!("  {:<32} {:<13} width {:<2} from `{}`: {} instructions", g.name, g.mode, g.width, g.source, g.instructions);
-            if let Some(t) = &g.tape {
-                let loops: Vec<String> = t.bytes_per_iteration.iter().map(|(h, b)| format!("{b} B per iteration of loop `{h}`")).collect();
-                eprintln!(
-                    "      tape: {} B per call{}{}",
-                    t.bytes_per_call,
-                    if loops.is_empty() { String::new() } else { format!(", {}", loops.join(", ")) },
-                    if t.cached.is_empty() { ", nothing cached".to_string() } else { String::new() }
-                );
-                if !t.sized_loops.is_empty() {
-                    eprintln!("      sized on entry from the trip count: loop(s) {}", t.sized_loops.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "));
-                }
-                for c in &t.cached {
-                    eprintln!("      cached: {c}");
-                }
-            }
+        eprint!("{stats}");
+        if let Some((key, ms)) = cached {
+            eprintln!("  cache: hit, entry {} read in {ms:.2} ms (the figures above are from the run that made it)", key.hex());
         }
     }
     if let Some(path) = &a.stats_json {
-        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-        std::fs::write(path, json).map_err(|e| vec![Diagnostic::new(Code::MalformedInput, format!("cannot write `{path}`: {e}"))])?;
+        let json = match cached {
+            Some((key, ms)) => {
+                let mut v: serde_json::Value = serde_json::from_slice(json).unwrap_or_else(|_| serde_json::json!({}));
+                v["cache"] = serde_json::json!({ "hit": true, "key": key.hex(), "lookup_ms": ms });
+                serde_json::to_vec_pretty(&v).unwrap_or_default()
+            }
+            None => json.to_vec(),
+        };
+        std::fs::write(path, json).map_err(|e| fail(path, e))?;
     }
-    write_module(&m, &a.output).map_err(|d| vec![d])
+    if a.output == "-" {
+        std::io::Write::write_all(&mut std::io::stdout(), output).map_err(|e| fail("-", e))
+    } else {
+        std::fs::write(&a.output, output).map_err(|e| fail(&a.output, e))
+    }
+}
+
+/// The `--stats` lines of a run.
+fn stats_text(report: &radx_core::Report) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "radx: {} magic call(s) lowered, {} function(s) generated", report.calls_lowered, report.generated.len());
+    let t = &report.timings;
+    let _ = writeln!(
+        s,
+        "  time: differentiation {:.1} ms, preparation passes {:.1} ms, verification {:.1} ms, cleanup passes {:.1} ms",
+        t.differentiate_ms, t.prepare_ms, t.verify_ms, t.cleanup_ms
+    );
+    for g in &report.generated {
+        let _ = writeln!(s, "  {:<32} {:<13} width {:<2} from `{}`: {} instructions", g.name, g.mode, g.width, g.source, g.instructions);
+        if let Some(t) = &g.tape {
+            let loops: Vec<String> = t.bytes_per_iteration.iter().map(|(h, b)| format!("{b} B per iteration of loop `{h}`")).collect();
+            let _ = writeln!(
+                s,
+                "      tape: {} B per call{}{}",
+                t.bytes_per_call,
+                if loops.is_empty() { String::new() } else { format!(", {}", loops.join(", ")) },
+                if t.cached.is_empty() { ", nothing cached".to_string() } else { String::new() }
+            );
+            if !t.sized_loops.is_empty() {
+                let _ = writeln!(s, "      sized on entry from the trip count: loop(s) {}", t.sized_loops.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "));
+            }
+            for c in &t.cached {
+                let _ = writeln!(s, "      cached: {c}");
+            }
+        }
+    }
+    s
+}
+
+fn cache_bound() -> u64 {
+    Cache::from_env().map(|c| c.max_bytes()).unwrap_or(radx_core::cache::DEFAULT_MAX_BYTES)
 }

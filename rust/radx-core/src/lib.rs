@@ -16,6 +16,7 @@ pub extern crate llvm_sys_191 as llvm_sys;
 
 pub mod abi;
 pub mod analysis;
+pub mod cache;
 pub mod diag;
 pub mod engine;
 pub mod forward;
