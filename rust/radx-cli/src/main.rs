@@ -1,6 +1,7 @@
 //! The `radx` command.
 
 mod cc;
+mod check;
 mod opt;
 
 use std::process::ExitCode;
@@ -12,6 +13,8 @@ USAGE:
     radx opt IN.(ll|bc) -o OUT.(ll|bc) [--stats] [--stats-json FILE] [--no-preopt] [--no-postopt]
     radx cc  CLANG-ARGS...     compile C with derivatives (drop-in for the clang of radx's LLVM)
     radx c++ CLANG-ARGS...     the same for C++ (drives that LLVM's clang++)
+    radx check SOURCES... [-- CLANG-FLAGS]  check every derivative of a C program against
+                               finite differences (and reverse against forward mode)
     radx --version | --help    --version names the LLVM radx is built on
 
 `radx opt` rewrites every magic call of the module (__enzyme_fwddiff*, __enzyme_autodiff*,
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(|s| s.as_str()) {
         Some("opt") => opt::main(&args[1..]),
+        Some("check") => check::main(&args[1..]),
         Some("cc") => cc::main(&args[1..], false),
         Some("c++") | Some("cxx") => cc::main(&args[1..], true),
         Some("--version") | Some("-V") => {

@@ -17,6 +17,7 @@ pub extern crate llvm_sys_191 as llvm_sys;
 pub mod abi;
 pub mod analysis;
 pub mod cache;
+pub mod check;
 pub mod diag;
 pub mod engine;
 pub mod forward;
