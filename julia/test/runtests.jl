@@ -270,6 +270,10 @@ end
         value_or_known_gap(() -> autodiff(Reverse, spawned, Active, Active(1.2))[1][1], 3 * 1.2^2)
     end
 
+    @testset "RadX.check" begin
+        include("check.jl")
+    end
+
     @testset "persistent derivative cache" begin
         include("disk_cache.jl")
     end

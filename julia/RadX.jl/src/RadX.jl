@@ -22,6 +22,7 @@ module RadX
 import LLVM
 import GPUCompiler
 using Libdl
+import Random
 
 export Forward, ForwardWithPrimal, Reverse, ReverseWithPrimal, ReverseSplitWithPrimal, ReverseSplitNoPrimal
 export Annotation, Const, Active, Duplicated, DuplicatedNoNeed, BatchDuplicated
@@ -38,6 +39,7 @@ include("compiler.jl")
 include("call.jl")
 include("api.jl")
 include("deferred.jl")
+include("check.jl")
 
 function __init__()
     # libradx is loaded lazily (first use), so that `using RadX` works, and reports what is

@@ -373,6 +373,22 @@ size_t radx_rules_count(const radx_rules *rules);
 /* Frees a registry. NULL is allowed. Not while a request uses it. */
 void radx_rules_free(radx_rules *rules);
 
+/* `radx check` for C callers: builds the program made of `num_modules` buffers (bitcode or
+   IR text, `lengths[i]` bytes each; compiled with -g for source lines) with every
+   derivative request instrumented, runs it with the arguments `argv` (NULL-terminated;
+   NULL for none) and checks each request the first time the program reaches it: against
+   finite differences and, in reverse mode, by the dot-product test against forward mode
+   (docs/check.md). Needs the clang of libradx's LLVM to link the program.
+   On RADX_OK, *report_json is {"requests": [...], "notes": [...], "failed": bool} (free it
+   with radx_string_free) and *failed is 1 when a check failed, else 0. A program that
+   cannot be built or run is RADX_ERR_MALFORMED_INPUT or RADX_ERR_INTERNAL with the reason. */
+radx_status radx_check_program(const uint8_t *const *modules, const size_t *lengths, size_t num_modules,
+                               const char *const *argv, uint64_t seed, char **report_json, int *failed,
+                               radx_error **error);
+
+/* Frees a string libradx returned. NULL is allowed. */
+void radx_string_free(char *s);
+
 /* Frees a result and everything it points to. NULL is allowed. */
 void radx_result_free(radx_result *result);
 

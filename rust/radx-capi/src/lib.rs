@@ -330,6 +330,71 @@ pub unsafe extern "C" fn radx_differentiate_module(
     })
 }
 
+/// `radx_status radx_check_program(const uint8_t *const *modules, const size_t *lengths,
+/// size_t num_modules, const char *const *argv, uint64_t seed, char **report_json,
+/// int *failed, radx_error **error)`
+///
+/// # Safety
+/// `modules` and `lengths` hold `num_modules` entries, each buffer `lengths[i]` readable
+/// bytes; `argv` is NULL or a NULL-terminated array of NUL-terminated strings;
+/// `report_json`, `failed` and `error` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn radx_check_program(
+    modules: *const *const u8,
+    lengths: *const usize,
+    num_modules: usize,
+    argv: *const *const c_char,
+    seed: u64,
+    report_json: *mut *mut c_char,
+    failed: *mut std::os::raw::c_int,
+    error: *mut *mut RadxError,
+) -> RadxStatus {
+    guard(error, || {
+        if report_json.is_null() {
+            return Err(Failure::invalid("the report_json pointer is NULL"));
+        }
+        *report_json = std::ptr::null_mut();
+        if num_modules == 0 || modules.is_null() || lengths.is_null() {
+            return Err(Failure::invalid("no modules: pass num_modules >= 1 buffers and their lengths"));
+        }
+        let mut bufs = Vec::with_capacity(num_modules);
+        for i in 0..num_modules {
+            let (p, n) = (*modules.add(i), *lengths.add(i));
+            if p.is_null() || n == 0 {
+                return Err(Failure::invalid(format!("module {i} is NULL or empty")));
+            }
+            bufs.push(std::slice::from_raw_parts(p, n).to_vec());
+        }
+        let mut program_args = Vec::new();
+        if !argv.is_null() {
+            let mut k = 0;
+            while !(*argv.add(k)).is_null() {
+                program_args.push(std::ffi::CStr::from_ptr(*argv.add(k)).to_string_lossy().into_owned());
+                k += 1;
+            }
+        }
+        let dir = radx_core::check::driver::scratch_dir().map_err(|e| Failure::api(RADX_ERR_INTERNAL, e))?;
+        let setup = radx_core::check::driver::Setup { link_flags: vec![], program_args, seed, dir: dir.clone() };
+        let outcome = radx_core::check::driver::check_program(&bufs, &setup);
+        let _ = std::fs::remove_dir_all(&dir);
+        let outcome = outcome.map_err(|e| Failure::api(if e.starts_with("cannot read") || e.contains("not a valid module") { RADX_ERR_MALFORMED_INPUT } else { RADX_ERR_INTERNAL }, e))?;
+        *report_json = c_string(&outcome.to_json().to_string());
+        if !failed.is_null() {
+            *failed = outcome.failed() as std::os::raw::c_int;
+        }
+        Ok(())
+    })
+}
+
+/// `void radx_string_free(char *s)`
+///
+/// # Safety
+/// `s` is NULL or a string libradx returned, not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn radx_string_free(s: *mut c_char) {
+    free_c_string(s);
+}
+
 /// `uint32_t radx_abi_version(void)`
 #[no_mangle]
 pub extern "C" fn radx_abi_version() -> u32 {

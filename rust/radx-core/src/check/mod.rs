@@ -13,6 +13,8 @@
 //! and the forward derivative of the probe, all requested with Enzyme's own calls, so the
 //! derivatives checked are made by the same lowering as the program's.
 
+pub mod driver;
+
 use crate::abi::{self, ArgMode, MagicKind};
 use crate::diag::Result;
 use crate::ir::{self, builder::Builder, clone, Type, Value};
