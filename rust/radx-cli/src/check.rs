@@ -16,7 +16,7 @@ results are unchanged. For a mismatch it names the first intermediate value whos
 forward-mode tangent disagrees with finite differences, with its source line.
 
 Prints a table per request and exits 1 when a check fails (0 when all pass, 2 when the
-program cannot be built or run).
+program cannot be built or run, or crashes).
 
 OPTIONS:
     --json           one JSON object per request on standard output instead of tables
@@ -125,6 +125,10 @@ fn build_and_run(a: &Args, dir: &std::path::Path) -> Result<i32, String> {
         }
     } else {
         print!("{}", driver::tables(&outcome));
+    }
+    if let Some(how) = &outcome.crashed {
+        eprintln!("radx check: the program crashed ({how}); the requests it had not reached were not checked");
+        return Ok(2);
     }
     Ok(if outcome.failed() { 1 } else { 0 })
 }

@@ -85,6 +85,15 @@ fn unreached_and_unperturbable_requests_are_reported_not_failed() {
 }
 
 #[test]
+fn a_program_that_crashes_is_not_a_pass() {
+    let (out, reqs) = check("crashes.c", &[]);
+    assert_eq!(out.status.code(), Some(2), "{reqs:?}");
+    assert_eq!(reqs[0]["status"], "ok", "{}", reqs[0]);
+    assert!(reqs[1]["reason"].as_str().unwrap().contains("crashed (signal 11)"), "{}", reqs[1]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the program crashed"));
+}
+
+#[test]
 fn the_table_names_every_request_and_the_verdicts() {
     let out = Command::new(RADX).arg("check").arg(program("wrong_forward_rule.c")).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -23,6 +23,9 @@ pub struct Setup {
 pub struct Outcome {
     pub requests: Vec<serde_json::Value>,
     pub notes: Vec<String>,
+    /// How the program died when a signal killed it: the requests after that point were
+    /// never checked, so the run proves nothing about them.
+    pub crashed: Option<String>,
 }
 
 impl Outcome {
@@ -31,7 +34,7 @@ impl Outcome {
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({ "requests": self.requests, "notes": self.notes, "failed": self.failed() })
+        serde_json::json!({ "requests": self.requests, "notes": self.notes, "failed": self.failed(), "crashed": self.crashed })
     }
 }
 
@@ -98,9 +101,14 @@ pub fn check_program(modules: &[Vec<u8>], setup: &Setup) -> Result<Outcome, Stri
     let text = std::fs::read_to_string(&report).unwrap_or_default();
     let mut found: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let seen: Vec<u64> = found.iter().filter_map(|j| j["id"].as_u64()).collect();
+    let crashed = killed_by(&status);
     for r in &requests {
         if !seen.contains(&(r.id as u64)) {
-            found.push(not_reached(r));
+            let mut j = not_reached(r);
+            if let (Some(how), None) = (&crashed, &r.skip) {
+                j["reason"] = format!("the program crashed ({how}) before this request was checked").into();
+            }
+            found.push(j);
         }
     }
     found.sort_by_key(|j| j["id"].as_u64());
@@ -114,7 +122,18 @@ pub fn check_program(modules: &[Vec<u8>], setup: &Setup) -> Result<Outcome, Stri
     if !status.success() {
         notes.push(format!("the program exited with {status}"));
     }
-    Ok(Outcome { requests: found, notes })
+    Ok(Outcome { requests: found, notes, crashed })
+}
+
+#[cfg(unix)]
+fn killed_by(status: &std::process::ExitStatus) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal().map(|sig| format!("signal {sig}"))
+}
+
+#[cfg(not(unix))]
+fn killed_by(_: &std::process::ExitStatus) -> Option<String> {
+    None
 }
 
 fn not_reached(r: &Request) -> serde_json::Value {

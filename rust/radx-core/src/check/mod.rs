@@ -325,7 +325,10 @@ fn instrument_instruction(b: &Builder, src: Value, inst: Value, probes: &mut Has
         return;
     }
     b.position_before(at);
-    let v = if ir::type_of(inst) == b.f64_type() { inst } else { b.fp_cast(inst, b.f64_type()) };
+    // Frozen: a value may be poison on a path that never uses it (an unrolled loop's exit
+    // value when the loop did not run), and clang marks the recorder's parameter `noundef`,
+    // so an unfrozen poison would make that path undefined and the optimizer delete it.
+    let v = b.freeze(if ir::type_of(inst) == b.f64_type() { inst } else { b.fp_cast(inst, b.f64_type()) });
     let ty = unsafe { LLVMFunctionType(b.void_type(), [b.i32_type(), b.f64_type()].as_ptr() as *mut _, 2, 0) };
     b.call_named("radx_check_value", ty, &[b.const_int(b.i32_type(), id), v]);
 }

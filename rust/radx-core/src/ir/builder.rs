@@ -144,6 +144,9 @@ impl Builder {
     pub fn fp_cast(&self, v: Value, t: Type) -> Value {
         unsafe { LLVMBuildFPCast(self.raw, v, t, NO_NAME) }
     }
+    pub fn freeze(&self, v: Value) -> Value {
+        unsafe { LLVMBuildFreeze(self.raw, v, NO_NAME) }
+    }
     pub fn extract_value(&self, agg: Value, idx: u32) -> Value {
         unsafe { LLVMBuildExtractValue(self.raw, agg, idx, NO_NAME) }
     }
