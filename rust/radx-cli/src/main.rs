@@ -28,10 +28,14 @@ ENVIRONMENT:
     RADX_KEEP_TEMPS  keep `radx cc`'s intermediate IR files and print where they are
     RADX_DISABLE     reverse-mode tape optimizations to switch off (to measure them)
     RADX_PRINT_PREPARED  print the canonicalised functions derivatives are made from
+    RADX_LLVM_ARGS   options for LLVM itself, as `opt` takes them (`-time-passes` profiles each pass)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Ok(extra) = std::env::var("RADX_LLVM_ARGS") {
+        radx_core::ir::llvm::parse_command_line(&extra);
+    }
     let code = match args.first().map(|s| s.as_str()) {
         Some("opt") => opt::main(&args[1..]),
         Some("check") => check::main(&args[1..]),

@@ -50,6 +50,14 @@ pub fn version() -> (u32, u32, u32) {
     }
 }
 
+/// Hands options to LLVM's own command line (`-time-passes`, `-debug-pass-manager`), for
+/// people profiling or debugging the passes RadX runs. Once per process, before any pass.
+pub fn parse_command_line(options: &str) {
+    let words: Vec<std::ffi::CString> = std::iter::once("radx").chain(options.split_whitespace()).filter_map(|w| std::ffi::CString::new(w).ok()).collect();
+    let argv: Vec<*const std::os::raw::c_char> = words.iter().map(|w| w.as_ptr()).collect();
+    unsafe { llvm_sys::support::LLVMParseCommandLineOptions(argv.len() as i32, argv.as_ptr(), std::ptr::null()) };
+}
+
 /// `"19.1.7"` (also `"15.0.6"` followed by anything) as numbers.
 pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
     let mut parts = text.trim().split(|c: char| !c.is_ascii_digit());
