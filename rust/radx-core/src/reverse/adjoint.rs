@@ -36,6 +36,25 @@ impl<'e> RevGen<'e> {
         if !self.activity.is_active(v) || !ir::contains_float(ir::type_of(v)) {
             return;
         }
+        // A value used only in its own block gets all its contributions, and is read, while
+        // that block's reverse is generated: its adjoint is an SSA value from the first
+        // contribution on (no `-0.0 + d`), not a slot that the cleanup must promote. A rule
+        // then also sees the expression an adjoint is (`ȳ / n`, which `rules::cancel`
+        // looks for) rather than a load.
+        if used_only_in_own_block(v) {
+            let here = self.rb.current_block();
+            let new = match self.local_adjoints.get(&v).copied() {
+                Some((block, old)) => {
+                    if block != here {
+                        self.local_adjoint_escaped.get_or_insert(v);
+                    }
+                    self.add_values(old, delta)
+                }
+                None => delta,
+            };
+            self.local_adjoints.insert(v, (here, new));
+            return;
+        }
         let s = self.slot(v);
         let t = ir::type_of(v);
         let old = self.rb.load(t, s);
@@ -48,17 +67,6 @@ impl<'e> RevGen<'e> {
             None => self.add_values(old, delta),
         };
         self.rb.store(new, s);
-        // A value used once, later in its own block, has exactly one contribution between
-        // two reads of its adjoint, added to the zero the last read left (`-0.0 + d == d`):
-        // its read can take `d` itself, so a rule sees the expression its adjoint is
-        // (`ȳ / n`, where `rules::cancel` looks for it) rather than a load.
-        let sole = ir::is_float_scalar(t) && used_once_later_in_own_block(v);
-        let here = self.rb.current_block();
-        if sole && !self.sole_adjoints.contains_key(&v) {
-            self.sole_adjoints.insert(v, (here, delta));
-        } else {
-            self.sole_adjoints.remove(&v);
-        }
     }
 
     /// Block `b` lies in an innermost loop that `v` is not defined in.
@@ -92,13 +100,21 @@ impl<'e> RevGen<'e> {
         if !self.activity.is_active(v) {
             return ir::adjoint_zero(t);
         }
+        if used_only_in_own_block(v) {
+            return match self.local_adjoints.remove(&v) {
+                Some((block, d)) => {
+                    if block != self.rb.current_block() {
+                        self.local_adjoint_escaped.get_or_insert(v);
+                    }
+                    d
+                }
+                None => ir::adjoint_zero(t),
+            };
+        }
         let s = self.slot(v);
         let val = self.rb.load(t, s);
         self.rb.store(ir::adjoint_zero(t), s);
-        match self.sole_adjoints.remove(&v) {
-            Some((block, d)) if block == self.rb.current_block() => d,
-            _ => val,
-        }
+        val
     }
 
     /// a + b on the floating-point leaves of a value; other leaves keep a's.
@@ -850,12 +866,12 @@ fn accumulate_helper(b: &crate::ir::builder::Builder, ft: Type) -> Value {
 }
 
 /// `v` is an instruction with a single use, by a later non-phi instruction of its block.
-fn used_once_later_in_own_block(v: Value) -> bool {
-    if !ir::is_instruction(v) {
+/// Every use of `v` is an instruction of `v`'s own block other than a phi (a phi's value
+/// flows in from a predecessor, in another execution of the block).
+fn used_only_in_own_block(v: Value) -> bool {
+    if !ir::is_instruction(v) || ir::opcode(v) == Some(LLVMPHI) {
         return false;
     }
-    match ir::users(v)[..] {
-        [u] => ir::is_instruction(u) && ir::opcode(u) != Some(LLVMPHI) && ir::parent_block(u) == ir::parent_block(v),
-        _ => false,
-    }
+    let home = ir::parent_block(v);
+    ir::users(v).into_iter().all(|u| ir::is_instruction(u) && ir::opcode(u) != Some(LLVMPHI) && ir::parent_block(u) == home)
 }

@@ -48,9 +48,12 @@ pub struct RevGen<'e> {
     /// Where the reverse sweep initialises adjoint slots (before this instruction).
     pub rinit: Value,
     pub slots: HashMap<Value, Value>,
-    /// Adjoints whose slot holds exactly one contribution, made in the reverse block named
-    /// (see `RevGen::add_adjoint`).
-    pub sole_adjoints: HashMap<Value, (Block, Value)>,
+    /// The running adjoints of values used only in their own block, as SSA values of the
+    /// reverse block named (see `RevGen::add_adjoint`): they never need a slot.
+    pub local_adjoints: HashMap<Value, (Block, Value)>,
+    /// A block-local adjoint met outside the reverse block it was made in: the derivative
+    /// would be wrong, so generation fails with this.
+    pub local_adjoint_escaped: Option<Value>,
     pub memo: HashMap<Need, Value>,
     pub rev_allocas: HashMap<Value, Value>,
     pub seed: Option<Value>,
@@ -150,7 +153,8 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         rentry: std::ptr::null_mut(),
         rinit: std::ptr::null_mut(),
         slots: HashMap::new(),
-        sole_adjoints: HashMap::new(),
+        local_adjoints: HashMap::new(),
+        local_adjoint_escaped: None,
         memo: HashMap::new(),
         rev_allocas: HashMap::new(),
         seed: None,
@@ -239,6 +243,10 @@ impl<'e> RevGen<'e> {
         self.forward_sweep()?;
         let before: HashSet<Block> = ir::blocks(self.rev).into_iter().collect();
         self.reverse_sweep()?;
+        if let Some(v) = self.local_adjoint_escaped {
+            return Err(Diagnostic::new(Code::Internal, format!("the adjoint of `{}` was made in one block of the reverse sweep and used in another", crate::forward::short(v)))
+                .hint("this is a bug in RadX; please report it with the input module"));
+        }
         let reverse_blocks: HashSet<Block> = ir::blocks(self.rev).into_iter().filter(|b| !before.contains(b) || self.rblocks.contains(b)).collect();
         self.mark_readonly_loads(&reverse_blocks);
         Ok(self.tape_stats())
