@@ -204,8 +204,10 @@ function request_for(entry::LLVM.Function, plan::Plan, pmap::ParamMap; flags::UI
         ACTIVITY_DUP
     end
     primal = plan.return_primal && returns_value(plan) && !pmap.sret
+    # Every module RadX returns goes through Julia's own -O2 pipeline (`jit!`, or the outer
+    # kernel's for deferred calls): libradx's cleanup of the derivatives would be done twice.
     return Request(; function_name=LLVM.name(entry), mode, width=plan.width, activities=acts,
-                   return_activity=ret, return_primal=primal, flags)
+                   return_activity=ret, return_primal=primal, flags=flags | FLAG_NO_POSTOPT)
 end
 
 # ---- linking and JIT ----------------------------------------------------------------------
@@ -362,7 +364,8 @@ function compile_hvp(@nospecialize(FA::Type), @nospecialize(XA::Type), @nospecia
                 push!(acts, is_x && s.role in (:primal, :shadow) ? ACTIVITY_DUP : ACTIVITY_CONST)
             end
             ret = isempty(g.results) ? ACTIVITY_DEFAULT : ACTIVITY_DUP
-            req = Request(; function_name=g.name, mode=MODE_FORWARD, activities=acts, return_activity=ret)
+            req = Request(; function_name=g.name, mode=MODE_FORWARD, activities=acts, return_activity=ret,
+                          flags=FLAG_NO_POSTOPT)
             reg = rules_for_module!(mod, meta)
             mod, out2 = differentiate!(mod, req; rules=reg === nothing ? C_NULL : reg.ptr)
             name = fresh_entry_name(1)

@@ -9,7 +9,7 @@ use crate::signature::{self, FnSig};
 use crate::types::*;
 use radx_core::engine::{ArgActivity, Engine, ForwardRequest};
 use radx_core::ir::{self, builder::Builder, Type, Value};
-use radx_core::pipeline::{run_function_passes, verify_module, CLEANUP_PIPELINE};
+use radx_core::pipeline::{verify_and_clean, Snapshot};
 use radx_core::reverse::{ReverseRequest, RevArg};
 use radx_core::{Options, Report};
 use llvm_sys::prelude::LLVMModuleRef;
@@ -314,6 +314,7 @@ pub fn generate(m: LLVMModuleRef, p: &Parsed, rules: Option<&Registry>) -> Resul
     if let Some(r) = rules {
         r.register_with(m, &mut engine)?;
     }
+    let before = Snapshot::take(m);
     let b = Builder::new(m);
     let (made, mut sigs, wanted) = if p.mode == RADX_MODE_FORWARD {
         let mut args = Vec::with_capacity(params.len());
@@ -364,16 +365,7 @@ pub fn generate(m: LLVMModuleRef, p: &Parsed, rules: Option<&Registry>) -> Resul
         sig.name = new;
     }
     let funcs: Vec<Value> = report.generated.iter().filter_map(|g| find_function(m, &g.name)).collect();
-    // Verify before the cleanup: LLVM's passes may crash on a malformed derivative instead
-    // of reporting it (and they keep a valid module valid).
-    let t = std::time::Instant::now();
-    verify_module(m)?;
-    report.timings.verify_ms = ms(t.elapsed());
-    let t = std::time::Instant::now();
-    if postopt && !funcs.is_empty() {
-        run_function_passes(m, &funcs, CLEANUP_PIPELINE)?;
-    }
-    report.timings.cleanup_ms = ms(t.elapsed());
+    verify_and_clean(m, &before, &[], &funcs, postopt, &mut report.timings)?;
     for g in &mut report.generated {
         if let Some(gf) = find_function(m, &g.name) {
             g.instructions = ir::all_instructions(gf).len();

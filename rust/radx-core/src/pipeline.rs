@@ -17,8 +17,33 @@ use std::ffi::CStr;
 pub const PREPARE_PIPELINE: &str =
     "function(sroa,mem2reg,early-cse,instcombine,simplifycfg,loop-simplify,lcssa,loop(loop-rotate,indvars),loop-simplify,lcssa)";
 
-/// Cleanup of generated functions when the caller will not optimize them itself.
-pub const CLEANUP_PIPELINE: &str = "function(sroa,mem2reg,instcombine,early-cse,simplifycfg,dse,adce)";
+/// Cleanup of generated functions: what is left of the sweeps' bookkeeping, not the
+/// algebra. The adjoints that cross blocks live in stack slots (mem2reg), the reverse sweep
+/// reloads values and zeroes it never reads again (early-cse, instsimplify, adce), and
+/// its edge blocks are often empty (simplifycfg). InstCombine's and DSE's further 15 % of
+/// instructions cost four times as much as all of this, and every consumer of the result
+/// (clang at the user's -O, Julia's pipeline, `opt -O2`) runs them anyway.
+pub const CLEANUP_PIPELINE: &str = "function(mem2reg,instsimplify,early-cse,simplifycfg,adce)";
+
+/// The same, first splitting aggregates into scalars: for generated functions that keep
+/// an array or struct on the stack (shadows of local arrays), which mem2reg cannot promote.
+pub const CLEANUP_PIPELINE_WITH_SROA: &str = "function(sroa,mem2reg,instsimplify,early-cse,simplifycfg,adce)";
+
+/// The cleanup `funcs` need: SROA only where some stack slot is not a plain scalar.
+pub fn cleanup_pipeline(funcs: &[Value]) -> &'static str {
+    let aggregate_slot = funcs.iter().flat_map(|&f| ir::instructions(ir::entry_block(f))).any(|i| {
+        ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMAlloca) && {
+            let t = unsafe { LLVMGetAllocatedType(i) };
+            matches!(ir::type_kind(t), llvm_sys::LLVMTypeKind::LLVMArrayTypeKind | llvm_sys::LLVMTypeKind::LLVMStructTypeKind)
+                || ir::const_int_value(ir::operand(i, 0)) != Some(1)
+        }
+    });
+    if aggregate_slot {
+        CLEANUP_PIPELINE_WITH_SROA
+    } else {
+        CLEANUP_PIPELINE
+    }
+}
 
 /// Runs a function pipeline on `funcs` only: every other defined function is marked
 /// `optnone` for the duration, which the pass manager honours.
@@ -81,6 +106,51 @@ pub fn verify_module(module: LLVMModuleRef) -> Result<()> {
     Ok(())
 }
 
+/// The functions of a module before RadX changes it, so that what is new afterwards (the
+/// derivatives and their helpers) is known without looking at anything else.
+pub struct Snapshot(std::collections::HashMap<Value, String>);
+
+impl Snapshot {
+    pub fn take(module: LLVMModuleRef) -> Snapshot {
+        Snapshot(ir::functions(module).into_iter().map(|f| (f, ir::name_of(f))).collect())
+    }
+
+    /// Defined functions of `module` that were not there when the snapshot was taken.
+    fn new_in(&self, module: LLVMModuleRef) -> Vec<Value> {
+        ir::functions(module).into_iter().filter(|&f| !ir::is_declaration(f) && self.0.get(&f).map_or(true, |name| *name != ir::name_of(f))).collect()
+    }
+}
+
+/// Verifies what RadX made or changed: the functions new since `before` and `changed` (the
+/// callers whose magic calls were rewritten). The input was verified when it was read; the
+/// rest of a large module (a Julia session's, a program's other functions) is not looked at
+/// again. A failure is reported with the whole module's verifier message.
+pub fn verify_changed(module: LLVMModuleRef, before: &Snapshot, changed: &[Value]) -> Result<()> {
+    let mut funcs = before.new_in(module);
+    funcs.extend(changed.iter().copied().filter(|f| !ir::is_declaration(*f)));
+    let broken = funcs.iter().any(|&f| unsafe { llvm_sys::analysis::LLVMVerifyFunction(f, llvm_sys::analysis::LLVMVerifierFailureAction::LLVMReturnStatusAction) } != 0);
+    if broken {
+        verify_module(module)?;
+        return Err(Diagnostic::new(Code::Internal, "a function RadX generated fails verification").hint("this is a bug in RadX; please report it with the input module"));
+    }
+    Ok(())
+}
+
+/// The last steps of every door: verify what changed (before the cleanup, since LLVM's
+/// passes may crash on a malformed derivative instead of reporting it), then clean the
+/// generated functions up unless the caller optimizes them itself.
+pub fn verify_and_clean(module: LLVMModuleRef, before: &Snapshot, changed: &[Value], generated: &[Value], postopt: bool, timings: &mut Timings) -> Result<()> {
+    let t = std::time::Instant::now();
+    verify_changed(module, before, changed)?;
+    timings.verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = std::time::Instant::now();
+    if postopt && !generated.is_empty() {
+        run_function_passes(module, generated, cleanup_pipeline(generated))?;
+    }
+    timings.cleanup_ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok(())
+}
+
 /// What a run did, for `--stats` and the C API.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Report {
@@ -109,7 +179,9 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     let mut engine = Engine::new(module, options.clone());
     crate::abi::registrations::register_all(&mut engine)?;
     let mut diags = Vec::new();
+    let before = Snapshot::take(module);
     let (calls, higher_order) = order_inner_first(lower::magic_calls(module));
+    let callers: Vec<Value> = calls.iter().map(|(c, _)| ir::parent_function(*c)).collect::<std::collections::HashSet<_>>().into_iter().collect();
     if higher_order {
         // An outer derivative differentiates the inner ones, tape code included: a tape
         // buffer handed over through a thread-local spare would have no shadow there.
@@ -141,16 +213,7 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     report.timings.prepare_ms = ms(engine.prepare_time);
     report.timings.differentiate_ms = ms(started.elapsed()) - report.timings.prepare_ms;
     let generated: Vec<Value> = engine.generated.iter().filter_map(|g| function_named(module, &g.name)).collect();
-    // Before the cleanup: LLVM's passes may crash on a malformed derivative instead of
-    // reporting it (and they keep a valid module valid).
-    let t = std::time::Instant::now();
-    verify_module(module).map_err(|d| vec![d])?;
-    report.timings.verify_ms = ms(t.elapsed());
-    let t = std::time::Instant::now();
-    if options.postopt && !generated.is_empty() {
-        run_function_passes(module, &generated, CLEANUP_PIPELINE).map_err(|d| vec![d])?;
-    }
-    report.timings.cleanup_ms = ms(t.elapsed());
+    verify_and_clean(module, &before, &callers, &generated, options.postopt, &mut report.timings).map_err(|d| vec![d])?;
     report.generated = std::mem::take(&mut engine.generated);
     for g in &mut report.generated {
         if let Some(f) = function_named(module, &g.name) {

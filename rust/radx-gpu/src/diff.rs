@@ -234,7 +234,7 @@ pub fn differentiate_kernels(module: &Module, reqs: &[KernelRequest], options: &
     }
     if options.postopt {
         let generated: Vec<LLVMValueRef> = engine.generated.iter().filter_map(|g| function_named(m, &g.name)).collect();
-        radx_core::pipeline::run_function_passes(m, &generated, radx_core::pipeline::CLEANUP_PIPELINE).map_err(|d| Error::Diagnostics(vec![d]))?;
+        radx_core::pipeline::run_function_passes(m, &generated, radx_core::pipeline::cleanup_pipeline(&generated)).map_err(|d| Error::Diagnostics(vec![d]))?;
     }
     radx_core::pipeline::verify_module(m).map_err(|d| Error::Diagnostics(vec![d]))?;
     let mut out = Vec::new();
