@@ -135,7 +135,7 @@ impl Engine {
         }
         if self.options.preopt {
             let t = std::time::Instant::now();
-            crate::pipeline::run_function_passes(self.module, &copies, crate::pipeline::PREPARE_PIPELINE)?;
+            ir::passes::run_function_passes(self.module, &copies, ir::passes::PREPARE_PIPELINE)?;
             self.prepare_time += t.elapsed();
         }
         for &c in &copies {
@@ -217,7 +217,7 @@ impl Engine {
             ir::add_fn_attr(c, "alwaysinline");
         }
         let t = std::time::Instant::now();
-        let result = crate::pipeline::run_function_passes(self.module, copies, "always-inline");
+        let result = ir::passes::run_function_passes(self.module, copies, "always-inline");
         self.prepare_time += t.elapsed();
         for &c in &all_copies {
             unsafe { LLVMSetLinkage(c, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };

@@ -10,6 +10,7 @@ pub mod builder;
 pub mod clone;
 pub mod fast_math;
 pub mod llvm;
+pub mod passes;
 
 use llvm_sys::core::*;
 use llvm_sys::debuginfo::LLVMInstructionSetDebugLoc;
@@ -740,7 +741,7 @@ mod tests {
             assert_eq!(LLVMGetMDNodeNumOperands(md), 2);
             LLVMGetMDNodeOperands(md, ops.as_mut_ptr());
             assert_eq!(ops[0], md, "a loop ID's first operand is the ID itself");
-            assert!(crate::pipeline::verify_module(m).is_ok());
+            assert!(passes::verify_module(m).is_ok());
             LLVMDisposeModule(m);
             LLVMContextDispose(ctx);
         }
