@@ -91,9 +91,13 @@ impl std::fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
+/// The name prefix of the prepared copies derivatives are generated from (the engine
+/// names them so; diagnostics take it off again).
+pub const PREPARED_PREFIX: &str = "radx.prep.";
+
 /// Generated clones carry a prefix; users know their functions by the original name.
 pub fn demangle_clone_name(name: &str) -> &str {
-    let Some(rest) = name.strip_prefix(crate::PREPARED_PREFIX) else { return name };
+    let Some(rest) = name.strip_prefix(PREPARED_PREFIX) else { return name };
     match rest.rsplit_once('.') {
         Some((base, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => base,
         _ => rest,

@@ -2,9 +2,9 @@
 //! (prepared clones of functions, generated derivative functions, callee activity).
 
 use crate::analysis::activity;
-use crate::diag::{Code, Diagnostic, Result};
+use crate::diag::{Code, Diagnostic, Result, PREPARED_PREFIX};
 use crate::ir::{self, clone, Value};
-use crate::Options;
+use crate::options::Options;
 use llvm_sys::core::*;
 use llvm_sys::prelude::LLVMModuleRef;
 use std::collections::{HashMap, HashSet};
@@ -41,8 +41,6 @@ pub struct GeneratedFunction {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tape: Option<crate::reverse::TapeStats>,
 }
-
-pub const PREPARED_PREFIX: &str = "radx.prep.";
 
 pub struct Engine {
     pub module: LLVMModuleRef,

@@ -4,7 +4,7 @@ use crate::abi::lower;
 use crate::diag::Diagnostic;
 use crate::engine::{Engine, GeneratedFunction};
 use crate::ir::{self, Value};
-use crate::Options;
+use crate::options::Options;
 use llvm_sys::core::*;
 use llvm_sys::prelude::LLVMModuleRef;
 

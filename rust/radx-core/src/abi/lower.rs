@@ -186,7 +186,7 @@ fn aggregate_fields(t: Type) -> Vec<Type> {
     use llvm_sys::LLVMTypeKind::*;
     match ir::type_kind(t) {
         LLVMStructTypeKind => ir::struct_fields(t),
-        LLVMArrayTypeKind => vec![ir::element_type(t); ir::array_len(t) as usize],
+        LLVMArrayTypeKind => vec![ir::element_type(t); ir::llvm::array_length(t) as usize],
         LLVMVectorTypeKind => vec![ir::element_type(t); unsafe { LLVMGetVectorSize(t) } as usize],
         _ => vec![],
     }

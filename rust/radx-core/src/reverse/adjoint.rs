@@ -6,6 +6,7 @@ use super::{signatures, unpack, RevArg};
 use crate::analysis::memory::memory_types;
 use crate::analysis::nonzero::is_nonzero_finite;
 use crate::diag::{Code, Diagnostic, Result};
+use crate::ir::builder::adjoint_zero;
 use crate::ir::{self, Type, Value};
 use crate::rules::cancel::Known;
 use crate::rules::{self, memory, Rule};
@@ -27,7 +28,7 @@ impl<'e> RevGen<'e> {
         let s = self.rb.entry_alloca(self.rev, t);
         let init = crate::ir::builder::Builder::new(self.rb.module);
         init.position_before(self.rinit);
-        init.store(ir::adjoint_zero(t), s);
+        init.store(adjoint_zero(t), s);
         self.slots.insert(v, s);
         s
     }
@@ -90,11 +91,11 @@ impl<'e> RevGen<'e> {
     pub fn take_value(&mut self, v: Value) -> Value {
         let t = ir::type_of(v);
         if !self.activity.is_active(v) {
-            return ir::adjoint_zero(t);
+            return adjoint_zero(t);
         }
         let s = self.slot(v);
         let val = self.rb.load(t, s);
-        self.rb.store(ir::adjoint_zero(t), s);
+        self.rb.store(adjoint_zero(t), s);
         match self.sole_adjoints.remove(&v) {
             Some((block, d)) if block == self.rb.current_block() => d,
             _ => val,
@@ -124,11 +125,11 @@ impl<'e> RevGen<'e> {
         a
     }
 
-    /// `a` with its floating-point leaves cleared: to -0.0 (see `ir::adjoint_zero`) for
+    /// `a` with its floating-point leaves cleared: to -0.0 (see `ir::builder::adjoint_zero`) for
     /// shadow memory nobody sees after the call, to 0.0 for memory the caller may read.
     pub(super) fn zero_float_leaves(&self, a: Value, private: bool) -> Value {
         let t = ir::type_of(a);
-        let zero = if private { ir::adjoint_zero } else { ir::const_null };
+        let zero = if private { adjoint_zero } else { ir::const_null };
         if ir::is_float(t) || !ir::contains_pointer(t) {
             return zero(t);
         }
@@ -365,7 +366,7 @@ impl<'e> RevGen<'e> {
             LLVMSelect => {
                 let d = self.take_value(i);
                 let c = self.materialize(Need::Primal(ir::operand(i, 0)), i)?;
-                let z = ir::adjoint_zero(ir::type_of(i));
+                let z = adjoint_zero(ir::type_of(i));
                 let (a, b) = (self.rb.select(c, d, z), self.rb.select(c, z, d));
                 self.add_adjoints(&[(ir::operand(i, 1), a), (ir::operand(i, 2), b)]);
             }
@@ -373,7 +374,7 @@ impl<'e> RevGen<'e> {
                 let d = self.take_value(i);
                 let agg = ir::operand(i, 0);
                 let path = indices(i);
-                let z = ir::adjoint_zero(ir::type_of(agg));
+                let z = adjoint_zero(ir::type_of(agg));
                 let full = self.insert_at_path(z, d, &path);
                 self.add_adjoint(agg, full);
             }
@@ -383,14 +384,14 @@ impl<'e> RevGen<'e> {
                 let path = indices(i);
                 let part = self.extract_at_path(d, &path);
                 self.add_adjoint(val, part);
-                let rest = self.insert_at_path(d, ir::adjoint_zero(ir::type_of(val)), &path);
+                let rest = self.insert_at_path(d, adjoint_zero(ir::type_of(val)), &path);
                 self.add_adjoint(agg, rest);
             }
             LLVMExtractElement => {
                 let d = self.take_value(i);
                 let vec = ir::operand(i, 0);
                 let idx = self.materialize(Need::Primal(ir::operand(i, 1)), i)?;
-                let full = unsafe { LLVMBuildInsertElement(self.rb.raw(), ir::adjoint_zero(ir::type_of(vec)), d, idx, NO_NAME) };
+                let full = unsafe { LLVMBuildInsertElement(self.rb.raw(), adjoint_zero(ir::type_of(vec)), d, idx, NO_NAME) };
                 self.add_adjoint(vec, full);
             }
             LLVMInsertElement => {
@@ -399,7 +400,7 @@ impl<'e> RevGen<'e> {
                 let idx = self.materialize(Need::Primal(ir::operand(i, 2)), i)?;
                 let part = unsafe { LLVMBuildExtractElement(self.rb.raw(), d, idx, NO_NAME) };
                 self.add_adjoint(val, part);
-                let rest = unsafe { LLVMBuildInsertElement(self.rb.raw(), d, ir::adjoint_zero(ir::type_of(val)), idx, NO_NAME) };
+                let rest = unsafe { LLVMBuildInsertElement(self.rb.raw(), d, adjoint_zero(ir::type_of(val)), idx, NO_NAME) };
                 self.add_adjoint(vec, rest);
             }
             LLVMShuffleVector => self.adjoint_shuffle(i),
@@ -472,8 +473,8 @@ impl<'e> RevGen<'e> {
         let d = self.take_value(i);
         let (a, b) = (ir::operand(i, 0), ir::operand(i, 1));
         let na = unsafe { LLVMGetVectorSize(ir::type_of(a)) } as i32;
-        let mut da = ir::adjoint_zero(ir::type_of(a));
-        let mut db = ir::adjoint_zero(ir::type_of(b));
+        let mut da = adjoint_zero(ir::type_of(a));
+        let mut db = adjoint_zero(ir::type_of(b));
         let n = unsafe { LLVMGetNumMaskElements(i) };
         let i32t = self.rb.i32_type();
         for j in 0..n {
@@ -621,7 +622,7 @@ impl<'e> RevGen<'e> {
                                 )
                             }
                         };
-                        let z = ir::adjoint_zero(t);
+                        let z = adjoint_zero(t);
                         let a = self.rb.select(received, moved, z);
                         let b = self.rb.select(kept, d, z);
                         self.rb.fadd(a, b)
@@ -776,7 +777,7 @@ fn aligned(access: Value, align: u32) -> Value {
 fn aggregate_len(t: Type) -> u32 {
     match ir::type_kind(t) {
         llvm_sys::LLVMTypeKind::LLVMStructTypeKind => ir::struct_fields(t).len() as u32,
-        _ => ir::array_len(t) as u32,
+        _ => ir::llvm::array_length(t) as u32,
     }
 }
 
