@@ -1,4 +1,7 @@
 //! Diagnostics for people: what could not be differentiated, where, and what to do.
+//!
+//! Floor: just above the IR wrappers (a diagnostic quotes the instruction and its source
+//! line); everything that can fail imports it.
 
 use crate::ir::{self, SourceLoc, Value};
 use serde::Serialize;
@@ -113,6 +116,21 @@ pub fn without_attachments(s: &str) -> &str {
 }
 
 pub type Result<T> = std::result::Result<T, Diagnostic>;
+
+/// A value as a message quotes it: LLVM's text without metadata, cut at 80 characters.
+pub fn short(v: Value) -> String {
+    let s = without_attachments(&ir::value_to_string(v)).to_string();
+    if s.chars().count() > 80 {
+        format!("{}...", s.chars().take(80).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// An opcode as a message names it (`fdiv`, `atomicrmw`).
+pub fn opcode_name(op: llvm_sys::LLVMOpcode) -> String {
+    format!("{op:?}").trim_start_matches("LLVM").to_lowercase()
+}
 
 #[cfg(test)]
 mod tests {

@@ -24,12 +24,16 @@ pub mod forward;
 pub mod ir;
 pub mod options;
 pub mod pipeline;
+pub mod request;
 pub mod reverse;
 pub mod rules;
+pub mod shadows;
+pub mod signature;
 
 pub use diag::{Code, Diagnostic, PREPARED_PREFIX};
-pub use engine::{ArgActivity, Engine, ForwardRequest, GeneratedFunction};
+pub use engine::Engine;
 pub use options::{Options, OPTIMIZATIONS};
 pub use pipeline::{lower_module, Report};
+pub use request::{ArgActivity, ForwardRequest, GeneratedFunction, RevArg, ReverseFunctions, ReverseRequest};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

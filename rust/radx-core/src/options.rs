@@ -1,5 +1,7 @@
 //! What a run of RadX may do: the switches every floor reads (the engine, the generators,
 //! the pipeline), kept apart from the crate root so that they import it from below.
+//!
+//! Floor: the bottom; it imports nothing of the crate.
 
 #[derive(Clone, Debug)]
 pub struct Options {

@@ -1,10 +1,14 @@
 //! pre-optimize -> analyze -> generate -> post-optimize, over a whole module.
+//!
+//! Floor: the top of the engine: it registers custom rules and lowers every magic call
+//! (`abi`), then verifies and cleans up what the generators made.
 
 use crate::abi::lower;
 use crate::diag::Diagnostic;
-use crate::engine::{Engine, GeneratedFunction};
+use crate::engine::Engine;
 use crate::ir::{self, Value};
 use crate::options::Options;
+use crate::request::GeneratedFunction;
 use llvm_sys::core::*;
 use llvm_sys::prelude::LLVMModuleRef;
 
@@ -40,7 +44,7 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     let mut engine = Engine::new(module, options.clone());
     crate::abi::registrations::register_all(&mut engine)?;
     let mut diags = Vec::new();
-    let (calls, higher_order) = order_inner_first(lower::magic_calls(module));
+    let (calls, higher_order) = order_inner_first(crate::abi::magic_calls(module));
     if higher_order {
         // An outer derivative differentiates the inner ones, tape code included: a tape
         // buffer handed over through a thread-local spare would have no shadow there.

@@ -1,4 +1,6 @@
 //! An IR builder over raw values: the generators' only way of creating instructions.
+//!
+//! Floor: the IR floor, just above `ir/mod.rs` and `ir/llvm.rs`.
 
 use super::*;
 use llvm_sys::LLVMRealPredicate;

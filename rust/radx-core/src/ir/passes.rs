@@ -1,5 +1,8 @@
 //! Running LLVM's own passes on chosen functions, and verifying a module: the helpers the
 //! engine (preparing copies), the pipeline and the C API (cleaning up derivatives) share.
+//!
+//! Floor: the IR floor, above diagnostics; it used to live in pipeline.rs, the top, where
+//! the engine had to import upwards to reach it.
 
 use crate::diag::{Code, Diagnostic, Result};
 use crate::ir::{self, Value};

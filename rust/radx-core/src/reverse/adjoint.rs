@@ -1,15 +1,16 @@
 //! The reverse sweep: adjoint slots, the per-instruction adjoints, control flow.
 
 use super::gen::RevGen;
-use super::plan::{need_value, Need, Strategy};
-use super::{signatures, unpack, RevArg};
+use super::need::{need_value, Need, Strategy};
 use crate::analysis::memory::memory_types;
 use crate::analysis::nonzero::is_nonzero_finite;
-use crate::diag::{Code, Diagnostic, Result};
+use crate::diag::{opcode_name, short, Code, Diagnostic, Result};
 use crate::ir::builder::adjoint_zero;
 use crate::ir::{self, Type, Value};
+use crate::request::RevArg;
 use crate::rules::cancel::Known;
 use crate::rules::{self, memory, Rule};
+use crate::signature::{signatures, unpack};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
 use std::collections::HashMap;
@@ -221,7 +222,7 @@ impl<'e> RevGen<'e> {
             (Strategy::ReverseAlloca, Need::Shadow(v)) => self.reverse_alloca(v, at)?,
             (Strategy::Recompute, _) => self.recompute(n, at)?,
             _ => {
-                return Err(Diagnostic::new(Code::Internal, format!("value `{}` is needed by the reverse sweep but was not cached", crate::forward::short(need_value(n))))
+                return Err(Diagnostic::new(Code::Internal, format!("value `{}` is needed by the reverse sweep but was not cached", short(need_value(n))))
                     .at(at)
                     .hint("this is a bug in RadX; please report it with the input module"))
             }
@@ -231,7 +232,7 @@ impl<'e> RevGen<'e> {
     }
 
     pub(super) fn no_shadow(&self, v: Value, at: Value) -> Diagnostic {
-        Diagnostic::new(Code::Activity, format!("a pointer without a shadow (`{}`) is used where derivatives must be stored", crate::forward::short(v)))
+        Diagnostic::new(Code::Activity, format!("a pointer without a shadow (`{}`) is used where derivatives must be stored", short(v)))
             .at(at)
             .hint("pass the memory with enzyme_dup (pointer and shadow) instead of enzyme_const, or keep active data out of it")
     }
@@ -259,7 +260,7 @@ impl<'e> RevGen<'e> {
         self.rb.insert(c);
         ir::clear_debug_loc(c);
         if matches!(n, Need::Shadow(_)) || ir::opcode(v) == Some(LLVMLoad) {
-            crate::forward::strip_value_metadata(c);
+            crate::shadows::strip_value_metadata(c);
         }
         if matches!(n, Need::Primal(_)) && ir::opcode(v) == Some(LLVMLoad) && self.load_is_repeatable(v) {
             self.readonly_loads.push(c);
@@ -424,7 +425,7 @@ impl<'e> RevGen<'e> {
                     return self.rule_adjoint(i, rule, &args);
                 }
                 if ir::contains_float(ir::type_of(i)) && !matches!(op, LLVMGetElementPtr | LLVMIntToPtr | LLVMPtrToInt | LLVMAddrSpaceCast | LLVMAlloca) {
-                    return Err(Diagnostic::new(Code::NoRule, format!("no reverse-mode rule for the `{}` instruction", crate::forward::opcode_name(op))).at(i));
+                    return Err(Diagnostic::new(Code::NoRule, format!("no reverse-mode rule for the `{}` instruction", opcode_name(op))).at(i));
                 }
             }
         }
@@ -505,7 +506,7 @@ impl<'e> RevGen<'e> {
         }
         Err(Diagnostic::new(
             Code::Unsupported,
-            format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", crate::forward::short(ir::operand(v, 0)), crate::forward::short(dst)),
+            format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", short(ir::operand(v, 0)), short(dst)),
         )
         .at(store)
         .hint("the copy was turned into an integer load and store; add a type hint before it, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"))
@@ -690,7 +691,7 @@ impl<'e> RevGen<'e> {
             }
             let types = memory_types(self.primal, &[dst, src]);
             if !types.known() {
-                return Err(Diagnostic::new(Code::Unsupported, format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", crate::forward::short(src), crate::forward::short(dst)))
+                return Err(Diagnostic::new(Code::Unsupported, format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", short(src), short(dst)))
                     .at(i)
                     .hint("nothing in the function reads or writes that memory with a type; add a type hint before the copy, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"));
             }

@@ -1,15 +1,20 @@
-//! The generator state and the forward sweep.
+//! The reverse generator's state (`RevGen`), its run from planning to both sweeps, and
+//! `generate`, which `Engine::reverse` (in `mod.rs`) calls.
+//!
+//! Floor: above `need.rs` and `tape.rs`; the planning, the sweeps and the adjoints add
+//! `RevGen`'s methods on top of it.
 
-use super::plan::{Need, Strategy};
-use super::{signatures, tape, RevArg, ReverseFunctions, ReverseRequest, TapeStats};
+use super::need::{Need, Strategy};
+use super::tape;
 use crate::analysis::activity::{call_arg_is_active, Activity};
 use crate::analysis::cfg::{Cfg, EdgeWitness};
 use crate::analysis::memory::MemoryFacts;
-use crate::diag::{Code, Diagnostic, Result};
-use crate::engine::{Engine, GeneratedFunction};
-use crate::forward::short;
+use crate::diag::{short, Code, Diagnostic, Result};
+use crate::engine::Engine;
 use crate::ir::{self, builder::Builder, clone, Block, Value};
+use crate::request::{GeneratedFunction, RevArg, ReverseFunctions, ReverseRequest, TapeStats};
 use crate::rules::{self, memory};
+use crate::signature::signatures;
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
 use std::collections::{HashMap, HashSet};

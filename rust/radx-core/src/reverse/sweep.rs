@@ -4,10 +4,11 @@
 
 use super::adjoint::free_type;
 use super::gen::RevGen;
-use super::plan::Need;
-use super::{tape, RevArg};
+use super::need::Need;
+use super::tape;
 use crate::diag::Result;
 use crate::ir::{self, Type, Value};
+use crate::request::RevArg;
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
 
