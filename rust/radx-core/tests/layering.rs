@@ -1,17 +1,27 @@
 //! The files of radx-core (and radx-capi) import one another one way only: no file reaches,
 //! through any chain of imports, a file that imports it. This test reads the sources, builds
-//! the file-level import graph and fails, naming every cycle, if the graph has one.
+//! the file-level import graph and fails, naming every loop, if the graph has one.
 //! `cargo test --test layering -- --nocapture` prints the graph as floors: a file's imports
-//! all sit on lower floors (see docs/internals.md).
+//! all sit on lower floors (see docs/internals.md); with `RADX_LAYERING_EDGES=1` it also
+//! lists every import with the line that makes it.
 //!
 //! What counts as an edge from a file: every path in a `use` (including `pub use`
-//! re-exports) and every inline path that starts with `crate::`, `super::`, `self::` or the
-//! name of a module the file declares (`mod gen;` ... `gen::generate(..)`). A `mod foo;`
-//! declaration alone is not an edge: it only says where the file is. Comments and string
-//! literals are skipped, so doc links do not count. A path resolves to the deepest file it
-//! names: `crate::reverse::tape::X` to `reverse/tape.rs`, `crate::reverse::X` to
-//! `reverse/mod.rs` (where `X` is defined or re-exported). Unit tests (`#[cfg(test)] mod
-//! tests { .. }`) are left out: they may use anything, like the tests under tests/.
+//! re-exports, so reaching a file through `lib.rs` or a `mod.rs` that re-exports it is an
+//! edge to that `lib.rs` or `mod.rs`, which imports the file in turn), and every inline path
+//! that starts with `crate::`, `super::`, `self::`, a module the file declares (`mod gen;`
+//! ... `gen::generate(..)`) or a name a `use` brought in (`use crate::ir;` ...
+//! `ir::llvm::tool(..)`; a glob `use super::*` brings the parent's modules). A path
+//! resolves to the deepest file it names: `crate::reverse::tape::X` to `reverse/tape.rs`,
+//! `crate::reverse::X` to `reverse/mod.rs`. A method that a file adds to a type of another
+//! directory (`impl Engine { fn forward .. }` in forward/gen.rs) is an edge from the files
+//! that reach the type and call it (see `add_method_edges`). A `mod foo;` declaration alone
+//! is not an edge: it only says where the file is. Comments and string literals are
+//! skipped, so doc links do not count; unit tests (`#[cfg(test)] mod tests { .. }`) are
+//! left out: they may use anything, like the tests under tests/.
+//!
+//! What it does not see: calls between the methods of one type split over the files of one
+//! directory (the generators' `ForwardFn` and `RevGen`), and the recursion over callees (a
+//! generator asks the engine for a callee's derivative, which runs the generator again).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -178,25 +188,22 @@ impl Crate {
     }
 
     /// Each file's imports: target file -> the first line and path that import it.
-    fn edges(&self) -> BTreeMap<String, BTreeMap<String, (usize, String)>> {
-        let mut all = BTreeMap::new();
+    fn edges(&self) -> Edges {
+        let code: BTreeMap<&String, Vec<(Tok, usize)>> =
+            self.files.values().map(|f| (f, without_tests(tokens(&strip(&std::fs::read_to_string(self.src.join(f)).unwrap()))))).collect();
+        // Modules each file declares as files (`mod foo;`): their names start relative
+        // paths there, and a glob import of the file brings them into scope.
+        let children: BTreeMap<&String, BTreeSet<String>> = code.iter().map(|(f, toks)| (*f, declared_modules(toks))).collect();
+        let mut all = Edges::new();
         for (module, file) in &self.files {
-            let src = strip(&std::fs::read_to_string(self.src.join(file)).unwrap());
-            let toks = tokens(&src);
+            let toks = &code[file];
             let ident = |k: usize| match toks.get(k) {
                 Some((Tok::Ident(s), _)) => Some(s.as_str()),
                 _ => None,
             };
-            // Modules declared as files (`mod foo;`): their names start relative paths.
-            let mut children = BTreeSet::new();
-            for k in 0..toks.len() {
-                if ident(k) == Some("mod") && toks.get(k + 2).map(|t| &t.0) == Some(&Tok::Punct(';')) {
-                    children.insert(ident(k + 1).unwrap().to_string());
-                }
-            }
-            let mut found: Vec<(Vec<String>, Vec<String>, usize)> = Vec::new(); // (scope, path, line)
+            let mut uses: Vec<(Vec<String>, Vec<String>, Binding, usize)> = Vec::new(); // (scope, path, binding, line)
+            let mut inline_paths: Vec<(Vec<String>, Vec<String>, usize)> = Vec::new();
             let mut inline: Vec<(String, usize)> = Vec::new(); // inline modules and their brace depth
-            let mut test_depth: Option<usize> = None; // inside `#[cfg(test)] mod .. {` opened at this depth
             let mut depth = 0;
             let mut k = 0;
             while k < toks.len() {
@@ -208,29 +215,19 @@ impl Crate {
                         if inline.last().map_or(false, |(_, d)| *d == depth) {
                             inline.pop();
                         }
-                        if test_depth == Some(depth) {
-                            test_depth = None;
-                        }
                     }
-                    Tok::Punct('#') if test_depth.is_none() && is_cfg_test(&toks[k..]) => {
-                        test_depth = Some(depth);
-                        k += 7;
-                        continue;
-                    }
-                    _ if test_depth.is_some() => {}
                     Tok::Ident(s) if s == "mod" && toks.get(k + 2).map(|t| &t.0) == Some(&Tok::Punct('{')) => {
                         inline.push((ident(k + 1).unwrap().to_string(), depth));
                     }
                     Tok::Ident(s) if s == "use" => {
                         let line = toks[k].1;
                         let mut paths = Vec::new();
-                        k = use_tree(&toks, k + 1, Vec::new(), &mut paths);
+                        k = use_tree(toks, k + 1, Vec::new(), &mut paths);
                         let sc = scope();
-                        found.extend(paths.into_iter().map(|p| (sc.clone(), p, line)));
+                        uses.extend(paths.into_iter().map(|(p, b)| (sc.clone(), p, b, line)));
                         continue;
                     }
-                    Tok::Ident(s) if toks.get(k + 1).map(|t| &t.0) == Some(&Tok::Path) && (k == 0 || toks[k - 1].0 != Tok::Path) => {
-                        let _ = s;
+                    Tok::Ident(_) if toks.get(k + 1).map(|t| &t.0) == Some(&Tok::Path) && (k == 0 || toks[k - 1].0 != Tok::Path) => {
                         let line = toks[k].1;
                         let mut p = Vec::new();
                         while let Some(seg) = ident(k) {
@@ -240,16 +237,40 @@ impl Crate {
                             }
                             k += 2;
                         }
-                        found.push((scope(), p, line));
+                        inline_paths.push((scope(), p, line));
                         continue;
                     }
                     _ => {}
                 }
                 k += 1;
             }
+            // Names `use` brought into the file (`use crate::rules::{self, memory}` makes
+            // `memory::allocator` a path into rules/memory.rs). Twice, for a `use` whose
+            // path starts with a name an earlier one brought.
+            let own = &children[file];
+            let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for _ in 0..2 {
+                for (scope, p, binding, _) in &uses {
+                    let Some(abs) = absolute(scope, own, &aliases, p) else { continue };
+                    match binding {
+                        Binding::Name(n) => {
+                            aliases.insert(n.clone(), abs);
+                        }
+                        Binding::Glob => {
+                            if let Some(target) = self.files.get(&abs) {
+                                for c in &children[target] {
+                                    aliases.insert(c.clone(), abs.iter().cloned().chain([c.clone()]).collect());
+                                }
+                            }
+                        }
+                        Binding::Hidden => {}
+                    }
+                }
+            }
             let mut out: BTreeMap<String, (usize, String)> = BTreeMap::new();
+            let found = uses.iter().map(|(s, p, _, l)| (s, p, *l)).chain(inline_paths.iter().map(|(s, p, l)| (s, p, *l)));
             for (scope, p, line) in found {
-                let Some(abs) = absolute(&scope, &children, &p) else { continue };
+                let Some(abs) = absolute(scope, own, &aliases, p) else { continue };
                 let target = self.resolve(&abs).to_string();
                 if &target != file {
                     out.entry(target).or_insert((line, p.join("::")));
@@ -257,8 +278,201 @@ impl Crate {
             }
             all.insert(file.clone(), out);
         }
+        self.add_method_edges(&code, &mut all);
         all
     }
+
+    /// Methods a file adds to a type of another directory (`impl Engine { fn forward .. }`
+    /// in forward/gen.rs) are imports too: a file that can name the type (it reaches the
+    /// type's file) and calls such a method (`.forward(&req)`) depends on the file that
+    /// adds it, though it never names that file. Calls between files of the adding file's
+    /// own directory are left out: there one type's methods are split over several files
+    /// (the generators' `ForwardFn` and `RevGen`) and call each other freely.
+    fn add_method_edges(&self, code: &BTreeMap<&String, Vec<(Tok, usize)>>, edges: &mut Edges) {
+        let defined: BTreeMap<&String, BTreeSet<String>> = code.iter().map(|(f, t)| (*f, defined_types(t))).collect();
+        let dir = |f: &str| Path::new(f).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let mut added = Vec::new(); // (caller, adding file, method)
+        for (f, toks) in code {
+            for (ty, methods) in inherent_impls(toks) {
+                if defined[f].contains(&ty) {
+                    continue;
+                }
+                // The type's file: one the adding file imports that defines it.
+                let Some(home) = edges[*f].keys().find(|d| defined[d].contains(&ty)).cloned() else { continue };
+                if dir(&home) == dir(f) {
+                    continue;
+                }
+                for (g, gt) in code {
+                    if *g == *f || dir(g) == dir(f) || !reaches(edges, g, &home) {
+                        continue;
+                    }
+                    for (m, takes_args) in &methods {
+                        let called = gt.windows(4).any(|w| {
+                            w[0].0 == Tok::Punct('.') && w[1].0 == Tok::Ident(m.clone()) && w[2].0 == Tok::Punct('(') && (!takes_args || w[3].0 != Tok::Punct(')'))
+                        });
+                        if called {
+                            let line = gt.iter().position(|t| t.0 == Tok::Ident(m.clone())).map(|i| gt[i].1).unwrap_or(0);
+                            added.push(((*g).clone(), (*f).clone(), format!("{ty}::{m} (a method {f} adds)"), line));
+                        }
+                    }
+                }
+            }
+        }
+        for (g, f, what, line) in added {
+            edges.get_mut(&g).unwrap().entry(f).or_insert((line, what));
+        }
+    }
+}
+
+type Edges = BTreeMap<String, BTreeMap<String, (usize, String)>>;
+
+/// What a `use` brings into scope: a name, a module's items (`*`), or nothing (`as _`).
+#[derive(Clone, Debug, PartialEq)]
+enum Binding {
+    Name(String),
+    Glob,
+    Hidden,
+}
+
+/// The tokens without `#[cfg(test)] mod .. { .. }` blocks.
+fn without_tests(toks: Vec<(Tok, usize)>) -> Vec<(Tok, usize)> {
+    let mut out = Vec::with_capacity(toks.len());
+    let mut k = 0;
+    while k < toks.len() {
+        if toks[k].0 == Tok::Punct('#') && is_cfg_test(&toks[k..]) {
+            // Skip to the module's opening brace, then to its matching close.
+            while k < toks.len() && toks[k].0 != Tok::Punct('{') && toks[k].0 != Tok::Punct(';') {
+                k += 1;
+            }
+            if toks.get(k).map(|t| &t.0) == Some(&Tok::Punct('{')) {
+                let mut depth = 0;
+                while k < toks.len() {
+                    match toks[k].0 {
+                        Tok::Punct('{') => depth += 1,
+                        Tok::Punct('}') => depth -= 1,
+                        _ => {}
+                    }
+                    k += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            } else {
+                k += 1;
+            }
+            continue;
+        }
+        out.push(toks[k].clone());
+        k += 1;
+    }
+    out
+}
+
+/// `mod foo;` declarations (a module in its own file).
+fn declared_modules(toks: &[(Tok, usize)]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for k in 0..toks.len().saturating_sub(2) {
+        if toks[k].0 == Tok::Ident("mod".into()) && toks[k + 2].0 == Tok::Punct(';') {
+            if let Tok::Ident(n) = &toks[k + 1].0 {
+                out.insert(n.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Names of the structs, enums and unions a file defines.
+fn defined_types(toks: &[(Tok, usize)]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for w in toks.windows(2) {
+        if let (Tok::Ident(kw), Tok::Ident(name)) = (&w[0].0, &w[1].0) {
+            if kw == "struct" || kw == "enum" || kw == "union" {
+                out.insert(name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Inherent impls (`impl<'e> T<'e> { .. }`, no trait): the type's name and the methods
+/// defined, each with whether it takes arguments besides `self`.
+fn inherent_impls(toks: &[(Tok, usize)]) -> Vec<(String, Vec<(String, bool)>)> {
+    let skip_generics = |mut k: usize| {
+        if toks.get(k).map(|t| &t.0) == Some(&Tok::Punct('<')) {
+            let mut depth = 0;
+            while k < toks.len() {
+                match toks[k].0 {
+                    Tok::Punct('<') => depth += 1,
+                    Tok::Punct('>') => depth -= 1,
+                    _ => {}
+                }
+                k += 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+        }
+        k
+    };
+    let mut out = Vec::new();
+    for k in 0..toks.len() {
+        if toks[k].0 != Tok::Ident("impl".into()) {
+            continue;
+        }
+        let t = skip_generics(k + 1);
+        let Some((Tok::Ident(ty), _)) = toks.get(t) else { continue };
+        let open = skip_generics(t + 1);
+        if toks.get(open).map(|t| &t.0) != Some(&Tok::Punct('{')) {
+            continue; // a trait impl (`impl Trait for T`) or a path type
+        }
+        let mut methods = Vec::new();
+        let (mut depth, mut j) = (0, open);
+        while j < toks.len() {
+            match &toks[j].0 {
+                Tok::Punct('{') => depth += 1,
+                Tok::Punct('}') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                Tok::Ident(f) if f == "fn" && depth == 1 => {
+                    if let Some((Tok::Ident(name), _)) = toks.get(j + 1) {
+                        // Parameters: anything after `(` other than a lone `self` receiver.
+                        let p = skip_generics(j + 2);
+                        let mut q = p + 1;
+                        let mut params = Vec::new();
+                        while q < toks.len() && toks[q].0 != Tok::Punct(')') {
+                            params.push(toks[q].0.clone());
+                            q += 1;
+                        }
+                        let receiver_only = params.iter().filter(|t| **t == Tok::Punct(',')).count() == 0 && params.contains(&Tok::Ident("self".into()));
+                        let takes_args = !params.is_empty() && !receiver_only;
+                        methods.push((name.clone(), takes_args));
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        out.push((ty.clone(), methods));
+    }
+    out
+}
+
+/// Whether `from` reaches `to` through imports.
+fn reaches(edges: &Edges, from: &str, to: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from];
+    while let Some(v) = todo.pop() {
+        if v == to {
+            return true;
+        }
+        if seen.insert(v) {
+            todo.extend(edges[v].keys().map(String::as_str));
+        }
+    }
+    false
 }
 
 /// Whether the tokens start with `#[cfg(test)]` followed by a module (`mod`, `pub mod`).
@@ -269,15 +483,19 @@ fn is_cfg_test(toks: &[(Tok, usize)]) -> bool {
         && (toks[7].0 == Tok::Ident("mod".into()) || (toks[7].0 == Tok::Ident("pub".into()) && toks[8].0 == Tok::Ident("mod".into())))
 }
 
-/// Parses a use tree after `use` (or after `prefix::`), collecting full paths; returns the
-/// index after it.
-fn use_tree(toks: &[(Tok, usize)], mut k: usize, mut prefix: Vec<String>, out: &mut Vec<Vec<String>>) -> usize {
+/// Parses a use tree after `use` (or after `prefix::`), collecting full paths and what
+/// each binds; returns the index after it.
+fn use_tree(toks: &[(Tok, usize)], mut k: usize, mut prefix: Vec<String>, out: &mut Vec<(Vec<String>, Binding)>) -> usize {
     loop {
         match toks.get(k).map(|t| &t.0) {
             Some(Tok::Ident(s)) if s == "as" => {
+                let binding = match toks.get(k + 1).map(|t| &t.0) {
+                    Some(Tok::Ident(n)) => Binding::Name(n.clone()),
+                    _ => Binding::Hidden, // `as _`
+                };
+                out.push((prefix, binding));
                 k += 2;
-                out.push(prefix);
-                return k;
+                return if toks.get(k).map(|t| &t.0) == Some(&Tok::Punct(';')) { k + 1 } else { k };
             }
             Some(Tok::Ident(s)) => {
                 if s != "self" || prefix.is_empty() {
@@ -287,22 +505,25 @@ fn use_tree(toks: &[(Tok, usize)], mut k: usize, mut prefix: Vec<String>, out: &
             }
             Some(Tok::Path) => k += 1,
             Some(Tok::Punct('*')) => {
-                out.push(prefix);
-                return k + 1;
+                out.push((prefix, Binding::Glob));
+                k += 1;
+                return if toks.get(k).map(|t| &t.0) == Some(&Tok::Punct(';')) { k + 1 } else { k };
             }
             Some(Tok::Punct('{')) => {
                 k += 1;
-                while toks.get(k).map(|t| &t.0) != Some(&Tok::Punct('}')) {
+                while k < toks.len() && toks[k].0 != Tok::Punct('}') {
                     k = use_tree(toks, k, prefix.clone(), out);
                     if toks.get(k).map(|t| &t.0) == Some(&Tok::Punct(',')) {
                         k += 1;
                     }
                 }
-                return k + 1;
+                k += 1;
+                return if toks.get(k).map(|t| &t.0) == Some(&Tok::Punct(';')) { k + 1 } else { k };
             }
             _ => {
                 // `,`, `}` or `;` ends this branch.
-                out.push(prefix);
+                let binding = prefix.last().map_or(Binding::Hidden, |n| Binding::Name(n.clone()));
+                out.push((prefix, binding));
                 return if toks.get(k).map(|t| &t.0) == Some(&Tok::Punct(';')) { k + 1 } else { k };
             }
         }
@@ -310,12 +531,14 @@ fn use_tree(toks: &[(Tok, usize)], mut k: usize, mut prefix: Vec<String>, out: &
 }
 
 /// The crate-relative module path a path names, or None for paths outside the crate.
-fn absolute(scope: &[String], children: &BTreeSet<String>, p: &[String]) -> Option<Vec<String>> {
+/// Relative paths start at a module the file declares or at a name a `use` brought in.
+fn absolute(scope: &[String], children: &BTreeSet<String>, aliases: &BTreeMap<String, Vec<String>>, p: &[String]) -> Option<Vec<String>> {
     let (mut base, rest) = match p.first().map(String::as_str) {
         Some("crate") => (Vec::new(), &p[1..]),
         Some("self") => (scope.to_vec(), &p[1..]),
         Some("super") => (scope.to_vec(), p),
         Some(c) if children.contains(c) => (scope.to_vec(), p),
+        Some(a) if aliases.contains_key(a) => (aliases[a].clone(), &p[1..]),
         _ => return None,
     };
     let mut rest = rest.iter().peekable();
@@ -455,6 +678,14 @@ fn check(krate: &Crate) -> Vec<String> {
             floor.insert(v.as_str(), f);
         });
     }
+    // RADX_LAYERING_EDGES=1: every import with the line and path that makes it.
+    if std::env::var_os("RADX_LAYERING_EDGES").is_some() {
+        for (from, to) in &edges {
+            for (t, (line, path)) in to {
+                println!("{}: {from}:{line} -> {t}   ({path})", krate.name);
+            }
+        }
+    }
     let top = floor.values().copied().max().unwrap_or(0);
     println!("{}: {} files, {} floors (top first; each file imports only from floors below)", krate.name, nodes.len(), top + 1);
     for f in (0..=top).rev() {
@@ -480,8 +711,40 @@ fn reads_paths_as_intended() {
     let toks = tokens(&strip("use crate::a::{self, b::{C, d}, e as f}; // crate::x::y\nlet s = \"crate::q\"; super::g::h(); '\"';"));
     let mut paths = Vec::new();
     use_tree(&toks, 1, Vec::new(), &mut paths);
-    let p: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
+    let p: Vec<String> = paths.iter().map(|(p, _)| p.join("::")).collect();
     assert_eq!(p, ["crate::a", "crate::a::b::C", "crate::a::b::d", "crate::a::e"]);
+    let b: Vec<Binding> = paths.into_iter().map(|(_, b)| b).collect();
+    assert_eq!(b, ["a", "C", "d", "f"].map(|n| Binding::Name(n.into())));
     let s = strip("let x = r#\"crate::a\"#; 'a: loop {} // c\n/* crate::b /* nested */ */ crate::c");
     assert!(!s.contains("crate::a") && !s.contains("crate::b") && s.contains("crate::c") && s.contains("'a"));
+}
+
+/// Edges that no single `crate::` path shows: through a name a `use` brought in, through a
+/// glob import of a parent, and through a method another directory adds to a type; and
+/// none from unit tests.
+#[test]
+fn finds_indirect_imports() {
+    let dir = std::env::temp_dir().join(format!("radx-layering-{}", std::process::id()));
+    let files = [
+        ("lib.rs", "mod engine; mod ir; mod gen; mod lower; mod low;"),
+        ("ir/mod.rs", "pub mod llvm; pub fn f() {}"),
+        ("ir/llvm.rs", "pub fn g() {}"),
+        ("ir/builder.rs", "use super::*;\npub fn h() { llvm::g() }"),
+        ("engine.rs", "pub struct Engine;"),
+        ("gen/mod.rs", "use crate::engine::Engine;\nimpl Engine { pub fn generate(&mut self, n: u32) {} }"),
+        ("lower.rs", "use crate::engine::Engine;\npub fn lower(e: &mut Engine) { e.generate(1); }"),
+        ("low.rs", "use crate::ir;\npub fn k() { ir::llvm::g(); let mut v = vec![1]; v.reverse(); }\n#[cfg(test)]\nmod tests { use crate::lower::lower; }"),
+    ];
+    for (f, text) in files {
+        let p = dir.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let edges = Crate::read("synthetic", dir.clone()).edges();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let to = |f: &str| edges[f].keys().cloned().collect::<Vec<_>>();
+    assert_eq!(to("ir/builder.rs"), ["ir/llvm.rs", "ir/mod.rs"]);
+    assert_eq!(to("low.rs"), ["ir/llvm.rs", "ir/mod.rs"]);
+    assert_eq!(to("lower.rs"), ["engine.rs", "gen/mod.rs"]);
+    assert_eq!(to("gen/mod.rs"), ["engine.rs"]);
 }
