@@ -5,6 +5,7 @@
 //! caller's buffer into an LLVM context of its own and disposes of it before returning,
 //! so calls are independent and may run concurrently.
 
+mod activity;
 pub mod error;
 mod cached;
 mod inprocess;

@@ -11,11 +11,12 @@
 
 use radx_core::llvm_sys;
 use crate::error::Failure;
-use crate::request::{activity_name, find_function, forward_arg, forward_return, read_activities, reverse_arg, reverse_return};
+use crate::activity::{activity_name, find_function, forward_arg, forward_return, read_activities, reverse_arg, reverse_return};
 use crate::types::*;
-use radx_core::engine::{Engine, ForwardRequest};
+use radx_core::engine::Engine;
 use radx_core::ir::{self, builder::Builder, Type, Value};
-use radx_core::reverse::{signatures, ReverseRequest};
+use radx_core::request::{ForwardRequest, ReverseRequest};
+use radx_core::signature::signatures;
 use llvm_sys::prelude::LLVMModuleRef;
 use std::ffi::CStr;
 use std::os::raw::c_char;
@@ -169,7 +170,7 @@ fn validate(m: LLVMModuleRef, primal: Value, r: &Rule, engine: &mut Engine) -> R
         let return_primal = !ir::is_void(ret) && r.return_activity != RADX_ACTIVITY_DUP_NONEED;
         let return_tangent = forward_return(&r.function, ret, r.return_activity, return_primal)?;
         let req = ForwardRequest { function: primal, args, width: r.width, return_primal, return_tangent };
-        let (want, _) = radx_core::forward::derivative_signature(&b, fn_ty, &req);
+        let (want, _) = radx_core::signature::derivative_signature(&b, fn_ty, &req);
         let f = implementation(m, r, "forward", fwd, want)?;
         engine.register_forward_rule(&req, f)?;
     }

@@ -8,9 +8,8 @@
 use radx_core::llvm_sys;
 use crate::error::{c_string, free_c_string, Failure};
 use crate::types::*;
-use radx_core::engine::ArgActivity;
 use radx_core::ir::{self, builder::Builder, Type, Value};
-use radx_core::reverse::RevArg;
+use radx_core::request::{ArgActivity, RevArg};
 use radx_core::{Code, Diagnostic};
 
 /// One parameter or result.

@@ -9,6 +9,9 @@
 //! payload: a truncated or corrupted file is deleted and reported as a miss, never
 //! returned. The directory is bounded in size; the least recently used entries go first
 //! (a hit refreshes the entry's modification time).
+//!
+//! Floor: the bottom, beside the IR wrappers: the cache stores bytes under keys its callers
+//! (the CLI, libradx) compute from their requests; it knows nothing of the engine.
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -34,7 +37,9 @@ impl Key {
         let mut h = Sha256::new();
         let (major, minor, patch) = crate::ir::llvm::version();
         let llvm = format!("llvm {major}.{minor}.{patch}");
-        let fixed: [&[u8]; 3] = [FORMAT, crate::VERSION.as_bytes(), llvm.as_bytes()];
+        // `crate::VERSION`, read from Cargo here: the crate root re-exports the engine and the
+        // pipeline, and the cache must not import what it does not use.
+        let fixed: [&[u8]; 3] = [FORMAT, env!("CARGO_PKG_VERSION").as_bytes(), llvm.as_bytes()];
         for p in fixed.iter().chain(parts) {
             h.update((p.len() as u64).to_le_bytes());
             h.update(p);

@@ -1,4 +1,7 @@
 //! Diagnostics for people: what could not be differentiated, where, and what to do.
+//!
+//! Floor: just above the IR wrappers (a diagnostic quotes the instruction and its source
+//! line); everything that can fail imports it.
 
 use crate::ir::{self, SourceLoc, Value};
 use serde::Serialize;
@@ -91,9 +94,13 @@ impl std::fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
+/// The name prefix of the prepared copies derivatives are generated from (the engine
+/// names them so; diagnostics take it off again).
+pub const PREPARED_PREFIX: &str = "radx.prep.";
+
 /// Generated clones carry a prefix; users know their functions by the original name.
 pub fn demangle_clone_name(name: &str) -> &str {
-    let Some(rest) = name.strip_prefix(crate::PREPARED_PREFIX) else { return name };
+    let Some(rest) = name.strip_prefix(PREPARED_PREFIX) else { return name };
     match rest.rsplit_once('.') {
         Some((base, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => base,
         _ => rest,
@@ -109,6 +116,21 @@ pub fn without_attachments(s: &str) -> &str {
 }
 
 pub type Result<T> = std::result::Result<T, Diagnostic>;
+
+/// A value as a message quotes it: LLVM's text without metadata, cut at 80 characters.
+pub fn short(v: Value) -> String {
+    let s = without_attachments(&ir::value_to_string(v)).to_string();
+    if s.chars().count() > 80 {
+        format!("{}...", s.chars().take(80).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// An opcode as a message names it (`fdiv`, `atomicrmw`).
+pub fn opcode_name(op: llvm_sys::LLVMOpcode) -> String {
+    format!("{op:?}").trim_start_matches("LLVM").to_lowercase()
+}
 
 #[cfg(test)]
 mod tests {

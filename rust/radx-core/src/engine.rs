@@ -1,55 +1,27 @@
 //! The engine: owns the module being transformed and the caches shared by all requests
 //! (prepared clones of functions, generated derivative functions, callee activity).
+//!
+//! Floor: above the requests, signatures, analyses and rules, below the generators. It
+//! prepares the copies derivatives are made from, records custom rules and answers
+//! activity questions; the generators (`forward::gen`, `reverse`) add `Engine::forward`
+//! and `Engine::reverse` on top of it and fill its caches, so nothing here calls them.
 
 use crate::analysis::activity;
-use crate::diag::{Code, Diagnostic, Result};
+use crate::diag::{Code, Diagnostic, Result, PREPARED_PREFIX};
 use crate::ir::{self, clone, Value};
-use crate::Options;
+use crate::options::Options;
+use crate::request::{ForwardRequest, GeneratedFunction, ReverseFunctions, ReverseRequest};
+use crate::signature::{derivative_signature, signatures};
 use llvm_sys::core::*;
 use llvm_sys::prelude::LLVMModuleRef;
 use std::collections::{HashMap, HashSet};
-
-/// Activity of one argument of a derivative function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ArgActivity {
-    /// No derivative: the argument is passed alone.
-    Const,
-    /// The argument is followed by `width` shadows (tangents, or shadow pointers).
-    Dup,
-}
-
-/// A forward-mode derivative: which function, which arguments carry tangents, the batch
-/// width, and what the generated function returns (`{primal?, tangent × width}`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ForwardRequest {
-    pub function: Value,
-    pub args: Vec<ArgActivity>,
-    pub width: u32,
-    pub return_primal: bool,
-    pub return_tangent: bool,
-}
-
-/// What was generated, for `--stats` and the C API.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct GeneratedFunction {
-    pub name: String,
-    pub source: String,
-    pub mode: &'static str,
-    pub width: u32,
-    pub instructions: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tape: Option<crate::reverse::TapeStats>,
-}
-
-pub const PREPARED_PREFIX: &str = "radx.prep.";
 
 pub struct Engine {
     pub module: LLVMModuleRef,
     pub options: Options,
     prepared: HashMap<Value, Value>,
     pub(crate) forward_cache: HashMap<ForwardRequest, Value>,
-    pub(crate) reverse_cache: HashMap<crate::reverse::ReverseRequest, crate::reverse::ReverseFunctions>,
+    pub(crate) reverse_cache: HashMap<ReverseRequest, ReverseFunctions>,
     result_active_memo: HashMap<(Value, Vec<bool>), bool>,
     result_active_in_progress: HashSet<(Value, Vec<bool>)>,
     pub generated: Vec<GeneratedFunction>,
@@ -135,7 +107,7 @@ impl Engine {
         }
         if self.options.preopt {
             let t = std::time::Instant::now();
-            crate::pipeline::run_function_passes(self.module, &copies, crate::pipeline::PREPARE_PIPELINE)?;
+            ir::passes::run_function_passes(self.module, &copies, ir::passes::PREPARE_PIPELINE)?;
             self.prepare_time += t.elapsed();
         }
         for &c in &copies {
@@ -217,7 +189,7 @@ impl Engine {
             ir::add_fn_attr(c, "alwaysinline");
         }
         let t = std::time::Instant::now();
-        let result = crate::pipeline::run_function_passes(self.module, copies, "always-inline");
+        let result = ir::passes::run_function_passes(self.module, copies, "always-inline");
         self.prepare_time += t.elapsed();
         for &c in &all_copies {
             unsafe { LLVMSetLinkage(c, llvm_sys::LLVMLinkage::LLVMInternalLinkage) };
@@ -326,7 +298,7 @@ impl Engine {
     /// request itself, use it; a function with only a declaration becomes differentiable.
     pub fn register_forward_rule(&mut self, req: &ForwardRequest, f: Value) -> Result<()> {
         let b = crate::ir::builder::Builder::new(self.module);
-        let (want, _) = crate::forward::derivative_signature(&b, ir::function_type(req.function), req);
+        let (want, _) = derivative_signature(&b, ir::function_type(req.function), req);
         check_rule_type(req.function, f, want, "forward")?;
         self.forward_cache.insert(req.clone(), f);
         self.custom_rules.insert(req.function);
@@ -335,15 +307,15 @@ impl Engine {
 
     /// Registers an augmented forward and a reverse (split mode) for `req` as a custom rule.
     /// Combined-mode requests for the same arguments are served by a wrapper calling both.
-    pub fn register_reverse_rule(&mut self, req: &crate::reverse::ReverseRequest, augmented: Value, reverse: Value) -> Result<()> {
+    pub fn register_reverse_rule(&mut self, req: &ReverseRequest, augmented: Value, reverse: Value) -> Result<()> {
         if req.combined {
             return Err(Diagnostic::new(Code::BadRequest, "a custom reverse rule is registered as a split pair: augmented forward and reverse").hint("set combined to false in the request"));
         }
         let b = crate::ir::builder::Builder::new(self.module);
-        let sig = crate::reverse::signatures(&b, req);
+        let sig = signatures(&b, req);
         check_rule_type(req.function, augmented, sig.augmented, "augmented forward")?;
         check_rule_type(req.function, reverse, sig.combined_or_reverse, "reverse")?;
-        self.reverse_cache.insert(req.clone(), crate::reverse::ReverseFunctions { forward: augmented, reverse });
+        self.reverse_cache.insert(req.clone(), ReverseFunctions { forward: augmented, reverse });
         self.custom_rules.insert(req.function);
         Ok(())
     }
@@ -407,25 +379,9 @@ impl Engine {
         Some(lanes[lane])
     }
 
-    /// The reverse-mode derivative of a GPU kernel, itself a kernel: combined mode, every
-    /// argument followed by its shadow when duplicated; adjoints of scalars cannot be
-    /// returned from a kernel, so active scalars are refused.
-    pub fn differentiate_kernel(&mut self, req: &crate::reverse::ReverseRequest) -> Result<crate::reverse::ReverseFunctions> {
-        self.check_kernel_request(req.function, req.args.iter().any(|a| *a == crate::reverse::RevArg::Active) || !req.combined)?;
-        let fns = self.reverse(req)?;
-        crate::rules::gpu::mark_as_kernel(req.function, fns.reverse);
-        Ok(fns)
-    }
-
-    /// The forward-mode derivative of a GPU kernel, itself a kernel.
-    pub fn forward_kernel(&mut self, req: &ForwardRequest) -> Result<Value> {
-        self.check_kernel_request(req.function, req.return_primal || req.return_tangent)?;
-        let f = self.forward(req)?;
-        crate::rules::gpu::mark_as_kernel(req.function, f);
-        Ok(f)
-    }
-
-    fn check_kernel_request(&self, f: Value, returns_values: bool) -> Result<()> {
+    /// Refuses a kernel derivative (`Engine::forward_kernel`, `Engine::differentiate_kernel`)
+    /// of a function that is no kernel, or one that would have to return values.
+    pub(crate) fn check_kernel_request(&self, f: Value, returns_values: bool) -> Result<()> {
         if !crate::rules::gpu::is_kernel(f) {
             return Err(Diagnostic::new(Code::BadRequest, format!("`{}` is not a GPU kernel", ir::name_of(f))).hint("request a device function's derivative with Engine::reverse / Engine::forward"));
         }

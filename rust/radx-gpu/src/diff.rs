@@ -17,7 +17,7 @@ use inkwell::module::Module;
 use inkwell::values::AsValueRef;
 use llvm_sys::core::*;
 use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
-pub use radx_core::reverse::RevArg;
+pub use radx_core::request::RevArg;
 pub use radx_core::ArgActivity;
 use radx_core::{Engine, ForwardRequest, Options};
 use std::ffi::{CStr, CString};
@@ -219,7 +219,7 @@ pub fn differentiate_kernels(module: &Module, reqs: &[KernelRequest], options: &
         }
         let r = match req {
             KernelRequest::Reverse { args, .. } => engine
-                .reverse(&radx_core::reverse::ReverseRequest { function: f, args: args.clone(), return_active: false, return_primal: false, return_shadow: false, combined: true })
+                .reverse(&radx_core::request::ReverseRequest { function: f, args: args.clone(), return_active: false, return_primal: false, return_shadow: false, combined: true })
                 .map(|fns| fns.reverse),
             KernelRequest::Forward { args, .. } => engine.forward(&ForwardRequest { function: f, args: args.clone(), width: 1, return_primal: false, return_tangent: false }),
         };

@@ -1,28 +1,18 @@
-//! Replacing magic calls by calls of generated derivatives.
+//! Replacing magic calls by calls of generated derivatives: each call is parsed into a
+//! request (`abi::parse`), the engine generates the derivative, and the call is replaced by
+//! a call of it whose results reach the caller in the shape the magic function declares.
+//!
+//! Floor: above the engine and both generators (it asks for derivatives in either mode),
+//! below the pipeline, which lowers every magic call of a module through `lower_call`.
 
 use super::{parse, ArgMode, MagicKind, ParsedArg, ParsedCall};
 use crate::diag::{Code, Diagnostic, Result};
-use crate::engine::{ArgActivity, Engine, ForwardRequest};
+use crate::engine::Engine;
 use crate::ir::{self, builder::Builder, Type, Value};
+use crate::request::{ArgActivity, ForwardRequest, RevArg, ReverseRequest};
+use crate::signature::{derivative_signature, signatures, unpack, unpack_result};
 use llvm_sys::core::*;
 use llvm_sys::debuginfo::LLVMInstructionGetDebugLoc;
-
-/// Every call of a magic function in the module, in program order.
-pub fn magic_calls(module: llvm_sys::prelude::LLVMModuleRef) -> Vec<(Value, MagicKind)> {
-    let mut out = Vec::new();
-    for f in ir::functions(module) {
-        let Some(kind) = super::magic_kind(&ir::name_of(f)) else { continue };
-        if !ir::is_declaration(f) {
-            continue;
-        }
-        for u in ir::users(f) {
-            if ir::opcode(u) == Some(llvm_sys::LLVMOpcode::LLVMCall) && ir::called_function(u) == Some(f) {
-                out.push((u, kind));
-            }
-        }
-    }
-    out
-}
 
 pub fn lower_call(engine: &mut Engine, call: Value, kind: MagicKind) -> Result<()> {
     let b = Builder::new(engine.module);
@@ -42,7 +32,7 @@ pub fn lower_call(engine: &mut Engine, call: Value, kind: MagicKind) -> Result<(
     match kind {
         MagicKind::ForwardDiff => lower_forward(engine, &b, &parsed).map_err(located),
         MagicKind::ForwardSplit | MagicKind::AutoDiff | MagicKind::AugmentForward | MagicKind::Reverse | MagicKind::AugmentSize => {
-            crate::reverse::lower(engine, &b, &parsed).map_err(located)
+            lower_reverse(engine, &b, &parsed).map_err(located)
         }
     }
 }
@@ -56,7 +46,7 @@ fn lower_forward(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
             format!(
                 "too many arguments: `{fname}` takes {n} parameter(s), but {} more value(s) follow them, the first `{}`",
                 p.trailing.len(),
-                crate::forward::short(extra)
+                crate::diag::short(extra)
             ),
         )
         .at(p.call)
@@ -77,7 +67,7 @@ fn lower_forward(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
         return_tangent: wants_result && !ir::is_void(ret),
     };
     let f = engine.forward(&req)?;
-    let (fn_ty, elems) = crate::forward::derivative_signature(b, ir::function_type(p.function), &req);
+    let (fn_ty, elems) = derivative_signature(b, ir::function_type(p.function), &req);
     b.position_before(p.call);
     set_debug_loc_from(b, p.call);
     engine.zero_global_shadows(b);
@@ -88,12 +78,171 @@ fn lower_forward(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
     }
     let result = b.call(fn_ty, f, &args);
     if hidden.is_none() {
-        let (primal, tangents) = crate::forward::unpack_result(b, result, &req, elems.len());
+        let (primal, tangents) = unpack_result(b, result, &req, elems.len());
         let values: Vec<Value> = primal.into_iter().chain(tangents).collect();
         deliver_results(b, p, &values)?;
     }
     finish_call(b, p.call);
     Ok(())
+}
+
+fn rev_args(p: &ParsedCall) -> Vec<RevArg> {
+    p.args
+        .iter()
+        .map(|a| match a.mode {
+            ArgMode::Const => RevArg::Const,
+            ArgMode::Out => RevArg::Active,
+            ArgMode::Dup | ArgMode::DupNoNeed => RevArg::Dup,
+        })
+        .collect()
+}
+
+fn primal_and_shadow_args(p: &ParsedCall) -> Vec<Value> {
+    let mut args = Vec::new();
+    for a in &p.args {
+        args.push(a.primal);
+        args.extend(&a.shadows);
+    }
+    args
+}
+
+/// Replaces a reverse-mode magic call (`__enzyme_autodiff`, `__enzyme_augmentfwd`,
+/// `__enzyme_reverse`) by a call of the derivative it asks for.
+fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()> {
+    if p.width != 1 {
+        return Err(Diagnostic::new(Code::Unsupported, "`enzyme_width` (batched shadows) is available in forward mode only").at(p.call));
+    }
+    let ret = ir::return_type(ir::function_type(p.function));
+    let float_ret = ir::is_float(ret);
+    match p.kind {
+        MagicKind::AutoDiff => {
+            check_trailing(p, 0)?;
+            let req = ReverseRequest {
+                function: p.function,
+                args: rev_args(p),
+                return_active: float_ret,
+                return_primal: false,
+                return_shadow: false,
+                combined: true,
+            };
+            let f = engine.reverse(&req)?;
+            let sig = signatures(b, &req);
+            b.position_before(p.call);
+            set_debug_loc_from(b, p.call);
+            engine.zero_global_shadows(b);
+            let mut args = primal_and_shadow_args(p);
+            if float_ret {
+                args.push(b.const_float(ret, 1.0));
+            }
+            let r = b.call(sig.combined_or_reverse, f.reverse, &args);
+            let values = unpack(b, r, sig.adjoint_results.len());
+            deliver_results(b, p, &values)?;
+            finish_call(b, p.call);
+            Ok(())
+        }
+        MagicKind::AugmentForward => {
+            check_trailing(p, 0)?;
+            let holds_two = p.sret.is_some() || ir::is_aggregate(ir::type_of(p.call));
+            let req = split_request(p, float_ret, holds_two && !ir::is_void(ret));
+            let f = engine.reverse(&req)?;
+            let sig = signatures(b, &req);
+            b.position_before(p.call);
+            set_debug_loc_from(b, p.call);
+            engine.zero_global_shadows(b);
+            let r = b.call(sig.augmented, f.forward, &primal_and_shadow_args(p));
+            let values = unpack(b, r, sig.augmented_results.len());
+            deliver_results(b, p, &values)?;
+            finish_call(b, p.call);
+            Ok(())
+        }
+        MagicKind::Reverse => {
+            let expect = if float_ret { 2 } else { 1 };
+            check_trailing(p, expect)?;
+            // The reverse must pair with the augmented forward that made the tape; both
+            // come from the same request, whichever call is lowered first.
+            let req = split_request(p, float_ret, !ir::is_void(ret) && augment_returned_primal(p));
+            let f = engine.reverse(&req)?;
+            let sig = signatures(b, &req);
+            b.position_before(p.call);
+            set_debug_loc_from(b, p.call);
+            let mut args = primal_and_shadow_args(p);
+            if float_ret {
+                let seed = p.trailing[0];
+                if ir::type_of(seed) != ret {
+                    if ir::is_float(ir::type_of(seed)) {
+                        args.push(b.fp_cast(seed, ret));
+                    } else {
+                        return Err(Diagnostic::new(Code::BadRequest, format!("the return seed passed to `{}` must be floating-point", p.name)).at(p.call));
+                    }
+                } else {
+                    args.push(seed);
+                }
+            }
+            let tape = *p.trailing.last().unwrap();
+            if !ir::is_pointer(ir::type_of(tape)) {
+                return Err(Diagnostic::new(Code::BadRequest, format!("the last argument of `{}` must be the tape returned by __enzyme_augmentfwd", p.name)).at(p.call));
+            }
+            args.push(tape);
+            let r = b.call(sig.combined_or_reverse, f.reverse, &args);
+            let values = unpack(b, r, sig.adjoint_results.len());
+            deliver_results(b, p, &values)?;
+            finish_call(b, p.call);
+            Ok(())
+        }
+        MagicKind::AugmentSize => Err(Diagnostic::new(Code::Unsupported, "`__enzyme_augmentsize` is not supported: RadX tapes are allocated by the augmented forward itself")
+            .at(p.call)
+            .hint("drop enzyme_allocated and use the pointer __enzyme_augmentfwd returns")),
+        MagicKind::ForwardSplit => Err(Diagnostic::new(Code::Unsupported, "`__enzyme_fwdsplit` is not supported; use __enzyme_fwddiff").at(p.call)),
+        MagicKind::ForwardDiff => unreachable!("forward mode is lowered by lower_forward"),
+    }
+}
+
+fn split_request(p: &ParsedCall, float_ret: bool, return_primal: bool) -> ReverseRequest {
+    ReverseRequest { function: p.function, args: rev_args(p), return_active: float_ret, return_primal, return_shadow: false, combined: false }
+}
+
+/// Whether the augmented forward paired with this reverse call returns the primal: the
+/// convention of the suite (a double function's augmentfwd returns `{tape, primal}`).
+fn augment_returned_primal(p: &ParsedCall) -> bool {
+    let m = ir::module_of_function(ir::parent_function(p.call));
+    for f in ir::functions(m) {
+        if super::magic_kind(&ir::name_of(f)) != Some(MagicKind::AugmentForward) {
+            continue;
+        }
+        for u in ir::users(f) {
+            if ir::opcode(u) == Some(llvm_sys::LLVMOpcode::LLVMCall) {
+                let args = ir::call_args(u);
+                let first = if ir::call_sret_type(u, 0).is_some() { 1 } else { 0 };
+                if args.get(first).map(|a| ir::strip_pointer_casts(*a)) == Some(p.function) {
+                    return ir::call_sret_type(u, 0).is_some() || ir::is_aggregate(ir::type_of(u));
+                }
+            }
+        }
+    }
+    // Already lowered or absent: match what the engine generated first, if anything.
+    true
+}
+
+fn check_trailing(p: &ParsedCall, expected: usize) -> Result<()> {
+    if p.trailing.len() == expected {
+        return Ok(());
+    }
+    let what = match (p.kind, expected) {
+        (MagicKind::Reverse, 2) => "the return seed and the tape",
+        (MagicKind::Reverse, _) => "the tape",
+        _ => "nothing",
+    };
+    Err(Diagnostic::new(
+        Code::BadRequest,
+        format!(
+            "`{}` received {} argument(s) after those of `{}`; expected {what}",
+            p.name,
+            p.trailing.len(),
+            ir::name_of(p.function)
+        ),
+    )
+    .at(p.call)
+    .hint("check the number of arguments and the activity markers against the function's parameters"))
 }
 
 /// The hidden `sret` argument of a function returning a struct of type `t` through memory:
@@ -186,7 +335,7 @@ fn aggregate_fields(t: Type) -> Vec<Type> {
     use llvm_sys::LLVMTypeKind::*;
     match ir::type_kind(t) {
         LLVMStructTypeKind => ir::struct_fields(t),
-        LLVMArrayTypeKind => vec![ir::element_type(t); ir::array_len(t) as usize],
+        LLVMArrayTypeKind => vec![ir::element_type(t); ir::llvm::array_length(t) as usize],
         LLVMVectorTypeKind => vec![ir::element_type(t); unsafe { LLVMGetVectorSize(t) } as usize],
         _ => vec![],
     }

@@ -1,6 +1,11 @@
 //! Enzyme's C calling convention: calls of undefined "magic" functions such as
 //! `__enzyme_fwddiff(f, enzyme_dup, x, dx, ...)` are parsed into requests and replaced by
 //! calls of the generated derivatives. See `shared/docs/enzyme-abi.md`.
+//!
+//! Floor: this file, the parser of magic calls and activity markers, needs only the IR
+//! wrappers and diagnostics, so `radx check` and the pipeline read calls with it without
+//! the engine. Its children sit higher: `lower.rs` and `registrations.rs` hand what it
+//! parses to the engine.
 
 pub mod lower;
 pub mod registrations;
@@ -31,6 +36,23 @@ pub const MAGIC_PREFIXES: &[(&str, MagicKind)] = &[
 
 pub fn magic_kind(name: &str) -> Option<MagicKind> {
     MAGIC_PREFIXES.iter().find(|(p, _)| name.starts_with(p)).map(|(_, k)| *k)
+}
+
+/// Every call of a magic function in the module, in program order.
+pub fn magic_calls(module: llvm_sys::prelude::LLVMModuleRef) -> Vec<(Value, MagicKind)> {
+    let mut out = Vec::new();
+    for f in ir::functions(module) {
+        let Some(kind) = magic_kind(&ir::name_of(f)) else { continue };
+        if !ir::is_declaration(f) {
+            continue;
+        }
+        for u in ir::users(f) {
+            if ir::opcode(u) == Some(llvm_sys::LLVMOpcode::LLVMCall) && ir::called_function(u) == Some(f) {
+                out.push((u, kind));
+            }
+        }
+    }
+    out
 }
 
 /// The activity markers (`extern int enzyme_dup;` ...).
@@ -163,7 +185,7 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
     };
     let function = ir::strip_pointer_casts(fv);
     if !ir::is_function(function) {
-        return Err(err(format!("the first argument of `{name}` must be a function, but it is `{}`", crate::forward::short(fv)))
+        return Err(err(format!("the first argument of `{name}` must be a function, but it is `{}`", crate::diag::short(fv)))
             .hint("pass the function itself, e.g. __enzyme_fwddiff((void *)f, ...); function pointers loaded at run time cannot be differentiated"));
     }
     i += 1;

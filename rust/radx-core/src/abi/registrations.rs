@@ -8,11 +8,13 @@
 //! derivatives, integers do not): see docs/custom-rules.md. The activity pattern of the
 //! return is read from the rule's type: a forward rule returning `{primal, tangent}`
 //! also computes the primal, one returning the tangent alone does not.
+//!
+//! Floor: above the engine (it records the rules there), beside the lowering of calls.
 
 use crate::diag::{Code, Diagnostic, Result};
-use crate::engine::{ArgActivity, Engine, ForwardRequest};
+use crate::engine::Engine;
 use crate::ir::{self, Value};
-use crate::reverse::{RevArg, ReverseRequest};
+use crate::request::{ArgActivity, ForwardRequest, RevArg, ReverseRequest};
 use llvm_sys::core::*;
 
 const FORWARD: &str = "__enzyme_register_derivative_";

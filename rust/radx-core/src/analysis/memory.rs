@@ -516,7 +516,7 @@ fn float_leaves(m: llvm_sys::prelude::LLVMModuleRef, t: Type, at: u64, out: &mut
             }
             LLVMArrayTypeKind | LLVMVectorTypeKind => {
                 let e = ir::element_type(t);
-                let n = if ir::type_kind(t) == LLVMArrayTypeKind { ir::array_len(t) } else { llvm_sys::core::LLVMGetVectorSize(t) as u64 };
+                let n = if ir::type_kind(t) == LLVMArrayTypeKind { ir::llvm::array_length(t) } else { llvm_sys::core::LLVMGetVectorSize(t) as u64 };
                 let size = ir::data_layout_type_size(m, e);
                 for j in 0..n {
                     float_leaves(m, e, at + j * size, out);

@@ -60,7 +60,7 @@ fn nonzero_int(v: Value, assumed: &mut HashSet<Value>, depth: u32) -> bool {
         // bit where x's low bits are zero (`(n & -4) + 5`, a remainder loop's start).
         Some(LLVMAdd) => (0..2).any(|k| {
             let (x, c) = (ir::operand(v, 1 - k), ir::operand(v, k));
-            nonzero_const(c) && (ir::has_nuw(v) || known_trailing_zeros(x, 0) > known_trailing_zeros(c, 0))
+            nonzero_const(c) && (ir::llvm::has_nuw(v) || known_trailing_zeros(x, 0) > known_trailing_zeros(c, 0))
         }),
         Some(LLVMOr) => (0..2).any(|k| nonzero_int(ir::operand(v, k), assumed, depth + 1)),
         Some(LLVMZExt | LLVMSExt) => nonzero_int(ir::operand(v, 0), assumed, depth + 1),
@@ -151,7 +151,7 @@ exit:
         assert!(!is_nonzero_finite(named("yw")));
         // Wider than 64 bits: not claimed (an i128 may not fit a float).
         assert!(!is_nonzero_finite(named("yx")));
-        assert!(ir::has_nuw(named("i4")) && !ir::has_nuw(named("wrapping")));
+        assert!(ir::llvm::has_nuw(named("i4")) && !ir::llvm::has_nuw(named("wrapping")));
         let x = ir::params(f)[2];
         assert!(!is_nonzero_finite(x));
     }

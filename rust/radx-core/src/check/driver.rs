@@ -1,5 +1,7 @@
 //! `radx check`'s driver, shared by the CLI and libradx: instruments a program's modules,
 //! lowers and links it, runs it, and collects what the checker runtime found per request.
+//!
+//! Floor: the top of the crate, beside the pipeline it runs (`pipeline::lower_module`).
 
 use super::{instrument, Coverage, Request};
 use inkwell::context::Context;
@@ -75,8 +77,8 @@ pub fn check_program(modules: &[Vec<u8>], setup: &Setup) -> Result<Outcome, Stri
         m.link_in_module(parse(&ctx, &checker, "the checker")?).map_err(|e| format!("linking the checker into the program: {e}"))?;
         requests = plan.requests;
         // The final compile optimizes the derivatives, as `radx cc` leaves it to.
-        let options = crate::Options { postopt: false, ..crate::Options::default() };
-        match crate::lower_module(m.as_mut_ptr(), &options) {
+        let options = crate::options::Options { postopt: false, ..crate::options::Options::default() };
+        match crate::pipeline::lower_module(m.as_mut_ptr(), &options) {
             Ok(_) => {
                 let bc = dir.join("checked.bc");
                 m.write_bitcode_to_path(&bc);

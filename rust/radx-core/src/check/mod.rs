@@ -12,6 +12,10 @@
 //! the primal, the forward-mode derivative, the reverse-mode derivative (reverse requests)
 //! and the forward derivative of the probe, all requested with Enzyme's own calls, so the
 //! derivatives checked are made by the same lowering as the program's.
+//!
+//! Floor: low, beside the ABI parser it reads magic calls with; it never calls the engine
+//! (the derivatives are made later, by the pipeline, from the calls it adds). `driver.rs`,
+//! which runs the whole check, is on the top floor.
 
 pub mod driver;
 
@@ -97,7 +101,7 @@ pub fn instrument(module: LLVMModuleRef, coverage: Coverage) -> Result<Plan> {
     for f in custom_rule_targets(module) {
         probes.insert(f, f);
     }
-    let mut calls = abi::lower::magic_calls(module);
+    let mut calls = abi::magic_calls(module);
     // Program order, so ids follow the source.
     calls.sort_by_key(|(c, _)| ir::source_loc(*c).map(|l| (l.file, l.line, l.column)));
     for (call, kind) in calls {

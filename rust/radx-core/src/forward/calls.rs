@@ -2,10 +2,10 @@
 //! without derivatives, and calls of defined functions (their forward derivatives are
 //! generated on demand, recursion included).
 
-use super::{short, ForwardFn};
+use super::gen::ForwardFn;
 use crate::analysis::activity::call_arg_is_active;
-use crate::diag::{Code, Diagnostic, Result};
-use crate::engine::{ArgActivity, ForwardRequest};
+use crate::diag::{short, Code, Diagnostic, Result};
+use crate::request::{ArgActivity, ForwardRequest};
 use crate::ir::{self, Value};
 use crate::rules::{self, memory};
 
@@ -96,7 +96,7 @@ impl<'e> ForwardFn<'e> {
             req
         };
         let f = self.engine.forward(&req)?;
-        let (fn_ty, elems) = super::derivative_signature(&self.b, ir::function_type(callee), &req);
+        let (fn_ty, elems) = crate::signature::derivative_signature(&self.b, ir::function_type(callee), &req);
         let mut call_args = Vec::new();
         for (a, act) in args.iter().zip(&req.args) {
             call_args.push(self.primal(*a));
@@ -107,7 +107,7 @@ impl<'e> ForwardFn<'e> {
             }
         }
         let call = self.b.call(fn_ty, f, &call_args);
-        let (primal, tangents) = super::unpack_result(&self.b, call, &req, elems.len());
+        let (primal, tangents) = crate::signature::unpack_result(&self.b, call, &req, elems.len());
         if let Some(p) = primal {
             self.map.insert(inst, p);
         } else if !self.map.contains_key(&inst) {

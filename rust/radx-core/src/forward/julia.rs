@@ -1,9 +1,10 @@
 //! Julia runtime calls in forward mode (the table is `rules/julia.rs`).
 
-use super::ForwardFn;
-use crate::diag::{Code, Diagnostic, Result};
+use super::gen::ForwardFn;
+use crate::diag::Result;
 use crate::ir::{self, Value};
-use crate::rules::julia::{AllocSize, JuliaCall};
+use crate::rules::julia::JuliaCall;
+use crate::shadows::{mirror_with_shadows, reject_julia_call, zero_julia_allocation};
 use llvm_sys::core::*;
 
 impl<'e> ForwardFn<'e> {
@@ -83,70 +84,10 @@ impl<'e> ForwardFn<'e> {
             }
             JuliaCall::Reject(what) => {
                 if let Some(a) = args.iter().find(|a| self.shadows.contains_key(*a)) {
-                    return Err(reject(what, *a, inst));
+                    return Err(reject_julia_call(what, *a, inst));
                 }
                 Ok(())
             }
         }
     }
-}
-
-pub fn reject(what: &str, active: Value, inst: Value) -> Diagnostic {
-    Diagnostic::new(Code::Unsupported, format!("{what} receives the active value `{}`; it cannot be differentiated ahead of time", super::short(active)))
-        .at(inst)
-        .hint("make the code type-stable (check with @code_warntype) so the callee is known when the function is compiled")
-}
-
-/// Calls the same function again with the shadows of its arguments, leaving out arguments
-/// that have none (a write barrier for the shadow parent and the shadow children).
-pub fn mirror_with_shadows(b: &crate::ir::builder::Builder, primal: Value, args: &[Value], shadow: impl Fn(Value) -> Option<Value>) {
-    let Some(parent) = args.first().and_then(|p| shadow(*p)) else { return };
-    let children: Vec<Value> = args[1..].iter().filter_map(|c| shadow(*c)).collect();
-    if children.is_empty() && args.len() > 1 {
-        return;
-    }
-    let callee = ir::called_function(primal).unwrap();
-    let fty = unsafe { LLVMGlobalGetValueType(callee) };
-    let mut all = vec![parent];
-    all.extend(children);
-    b.call(fty, callee, &all);
-}
-
-/// Zeroes a shadow GC allocation's payload. For a `GenericMemory` the element size is
-/// taken from how the function reads the memory through `julia.gc_loaded`.
-pub fn zero_julia_allocation(
-    b: &crate::ir::builder::Builder,
-    f: Value,
-    alloc: Value,
-    shadow: Value,
-    size: AllocSize,
-    map: impl Fn(Value) -> Value,
-) -> Result<()> {
-    let as11 = unsafe { LLVMPointerTypeInContext(b.ctx, 11) };
-    let derived = unsafe { LLVMBuildAddrSpaceCast(b.raw(), shadow, as11, b"\0".as_ptr() as *const _) };
-    match size {
-        AllocSize::Bytes(k) => {
-            b.memset_zero(derived, map(ir::operand(alloc, k)), 1);
-        }
-        AllocSize::MemoryElements(k) => {
-            let loaded: Vec<Value> = ir::users(alloc)
-                .into_iter()
-                .filter(|u| ir::called_function(*u).map(|c| ir::name_of(c) == "julia.gc_loaded").unwrap_or(false))
-                .collect();
-            let types = crate::analysis::memory::memory_types(f, &loaded);
-            let Some(t) = types.float.filter(|_| !types.conflicting_floats) else {
-                return Err(Diagnostic::new(Code::Unsupported, "cannot tell the element type of this new Memory, so its shadow cannot be zeroed")
-                    .at(alloc)
-                    .hint("the memory must be read or written as floating-point data in this function through julia.gc_loaded"));
-            };
-            let elsize = ir::data_layout_type_size(b.module, t);
-            let n = b.int_cast(map(ir::operand(alloc, k)), b.i64_type(), false);
-            let bytes = unsafe { LLVMBuildMul(b.raw(), n, b.const_int(b.i64_type(), elsize), b"\0".as_ptr() as *const _) };
-            // Memory = { i64 length, ptr data, ... }: zero what `data` points to.
-            let field = b.gep_bytes_as(derived, 8);
-            let data = b.load(b.ptr_type(), field);
-            b.memset_zero(data, bytes, 1);
-        }
-    }
-    Ok(())
 }

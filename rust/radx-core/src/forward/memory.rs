@@ -2,21 +2,11 @@
 //! zero) to the shadow location, allocations get zeroed shadows, and memory transfers are
 //! mirrored on the shadows.
 
-use super::ForwardFn;
+use super::gen::ForwardFn;
 use crate::diag::{Code, Diagnostic, Result};
 use crate::ir::{self, Value};
 use crate::rules::memory::{Alloc, Transfer};
 use llvm_sys::core::*;
-
-/// Metadata that describes the primal value and may be false of its shadow.
-const VALUE_METADATA: &[&str] = &["range", "nonnull", "noundef", "align", "dereferenceable", "dereferenceable_or_null", "invariant.load", "nontemporal"];
-
-pub fn strip_value_metadata(inst: Value) {
-    let ctx = unsafe { LLVMGetModuleContext(ir::module_of_function(ir::parent_function(inst))) };
-    for k in VALUE_METADATA {
-        unsafe { LLVMSetMetadata(inst, ir::md_kind(ctx, k), std::ptr::null_mut()) };
-    }
-}
 
 impl<'e> ForwardFn<'e> {
     pub(super) fn visit_store(&mut self, inst: Value) -> Result<()> {

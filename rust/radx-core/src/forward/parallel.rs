@@ -5,10 +5,10 @@
 //! (same addresses, shadow memory), and reductions were rewritten to critical sections, so
 //! a region free of data races gives tangents free of data races.
 
-use super::ForwardFn;
+use super::gen::ForwardFn;
 use crate::analysis::activity::call_arg_is_active;
 use crate::diag::Result;
-use crate::engine::{ArgActivity, ForwardRequest};
+use crate::request::{ArgActivity, ForwardRequest};
 use crate::ir::{self, Value};
 use crate::rules::openmp;
 use llvm_sys::LLVMOpcode::LLVMCall;

@@ -1,4 +1,6 @@
 //! An IR builder over raw values: the generators' only way of creating instructions.
+//!
+//! Floor: the IR floor, just above `ir/mod.rs` and `ir/llvm.rs`.
 
 use super::*;
 use llvm_sys::LLVMRealPredicate;
@@ -272,6 +274,33 @@ impl Builder {
                 }
                 Some(agg)
             }
+        }
+    }
+}
+
+/// The zero adjoints start from: -0.0 in every floating-point leaf, null elsewhere.
+/// `-0.0 + x == x` for every x (with +0.0, `0.0 + -0.0` is `0.0`), so LLVM may fold the
+/// first accumulation into an adjoint away; with +0.0 it may not without `nsz`.
+pub fn adjoint_zero(t: Type) -> Value {
+    unsafe {
+        match LLVMGetTypeKind(t) {
+            _ if is_float_scalar(t) => LLVMConstReal(t, -0.0),
+            LLVMTypeKind::LLVMVectorTypeKind if is_float_scalar(LLVMGetElementType(t)) => {
+                let e = adjoint_zero(LLVMGetElementType(t));
+                let mut lanes = vec![e; LLVMGetVectorSize(t) as usize];
+                LLVMConstVector(lanes.as_mut_ptr(), lanes.len() as u32)
+            }
+            LLVMTypeKind::LLVMArrayTypeKind if contains_float(t) => {
+                let e = adjoint_zero(LLVMGetElementType(t));
+                let mut elems = vec![e; llvm::array_length(t) as usize];
+                llvm::const_array(LLVMGetElementType(t), &mut elems)
+            }
+            LLVMTypeKind::LLVMStructTypeKind if contains_float(t) => {
+                let n = LLVMCountStructElementTypes(t);
+                let mut fields: Vec<Value> = (0..n).map(|k| adjoint_zero(LLVMStructGetTypeAtIndex(t, k))).collect();
+                LLVMConstNamedStruct(t, fields.as_mut_ptr(), n)
+            }
+            _ => LLVMConstNull(t),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod builder;
 pub mod clone;
 pub mod fast_math;
 pub mod llvm;
+pub mod passes;
 
 use llvm_sys::core::*;
 use llvm_sys::debuginfo::LLVMInstructionSetDebugLoc;
@@ -97,10 +98,6 @@ pub fn struct_fields(t: Type) -> Vec<Type> {
     }
 }
 
-pub fn array_len(t: Type) -> u64 {
-    llvm::array_length(t)
-}
-
 /// True if a value of this type can hold floating-point data anywhere inside it.
 pub fn contains_float(t: Type) -> bool {
     match type_kind(t) {
@@ -177,8 +174,6 @@ pub(crate) fn parse_test_module<'c>(ctx: &'c inkwell::context::Context, text: &s
     let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(text.as_bytes(), "test");
     ctx.create_module_from_ir(buf).expect("test IR parses")
 }
-
-pub use llvm::has_nuw;
 
 pub fn is_instruction(v: Value) -> bool {
     unsafe { !LLVMIsAInstruction(v).is_null() }
@@ -420,33 +415,6 @@ pub fn is_null_or_undef(v: Value) -> bool {
 
 pub fn const_null(t: Type) -> Value {
     unsafe { LLVMConstNull(t) }
-}
-
-/// The zero adjoints start from: -0.0 in every floating-point leaf, null elsewhere.
-/// `-0.0 + x == x` for every x (with +0.0, `0.0 + -0.0` is `0.0`), so LLVM may fold the
-/// first accumulation into an adjoint away; with +0.0 it may not without `nsz`.
-pub fn adjoint_zero(t: Type) -> Value {
-    unsafe {
-        match LLVMGetTypeKind(t) {
-            _ if is_float_scalar(t) => LLVMConstReal(t, -0.0),
-            LLVMTypeKind::LLVMVectorTypeKind if is_float_scalar(LLVMGetElementType(t)) => {
-                let e = adjoint_zero(LLVMGetElementType(t));
-                let mut lanes = vec![e; LLVMGetVectorSize(t) as usize];
-                LLVMConstVector(lanes.as_mut_ptr(), lanes.len() as u32)
-            }
-            LLVMTypeKind::LLVMArrayTypeKind if contains_float(t) => {
-                let e = adjoint_zero(LLVMGetElementType(t));
-                let mut elems = vec![e; array_len(t) as usize];
-                llvm::const_array(LLVMGetElementType(t), &mut elems)
-            }
-            LLVMTypeKind::LLVMStructTypeKind if contains_float(t) => {
-                let n = LLVMCountStructElementTypes(t);
-                let mut fields: Vec<Value> = (0..n).map(|k| adjoint_zero(LLVMStructGetTypeAtIndex(t, k))).collect();
-                LLVMConstNamedStruct(t, fields.as_mut_ptr(), n)
-            }
-            _ => LLVMConstNull(t),
-        }
-    }
 }
 
 /// Where an instruction came from, from its `!dbg` attachment.
@@ -740,7 +708,7 @@ mod tests {
             assert_eq!(LLVMGetMDNodeNumOperands(md), 2);
             LLVMGetMDNodeOperands(md, ops.as_mut_ptr());
             assert_eq!(ops[0], md, "a loop ID's first operand is the ID itself");
-            assert!(crate::pipeline::verify_module(m).is_ok());
+            assert!(passes::verify_module(m).is_ok());
             LLVMDisposeModule(m);
             LLVMContextDispose(ctx);
         }

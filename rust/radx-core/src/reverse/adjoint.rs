@@ -1,14 +1,16 @@
 //! The reverse sweep: adjoint slots, the per-instruction adjoints, control flow.
 
 use super::gen::RevGen;
-use super::plan::{need_value, Need, Strategy};
-use super::{signatures, unpack, RevArg};
+use super::need::{need_value, Need, Strategy};
 use crate::analysis::memory::memory_types;
 use crate::analysis::nonzero::is_nonzero_finite;
-use crate::diag::{Code, Diagnostic, Result};
+use crate::diag::{opcode_name, short, Code, Diagnostic, Result};
+use crate::ir::builder::adjoint_zero;
 use crate::ir::{self, Type, Value};
+use crate::request::RevArg;
 use crate::rules::cancel::Known;
 use crate::rules::{self, memory, Rule};
+use crate::signature::{signatures, unpack};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
 use std::collections::HashMap;
@@ -27,7 +29,7 @@ impl<'e> RevGen<'e> {
         let s = self.rb.entry_alloca(self.rev, t);
         let init = crate::ir::builder::Builder::new(self.rb.module);
         init.position_before(self.rinit);
-        init.store(ir::adjoint_zero(t), s);
+        init.store(adjoint_zero(t), s);
         self.slots.insert(v, s);
         s
     }
@@ -98,7 +100,7 @@ impl<'e> RevGen<'e> {
     pub fn take_value(&mut self, v: Value) -> Value {
         let t = ir::type_of(v);
         if !self.activity.is_active(v) {
-            return ir::adjoint_zero(t);
+            return adjoint_zero(t);
         }
         if used_only_in_own_block(v) {
             return match self.local_adjoints.remove(&v) {
@@ -108,12 +110,12 @@ impl<'e> RevGen<'e> {
                     }
                     d
                 }
-                None => ir::adjoint_zero(t),
+                None => adjoint_zero(t),
             };
         }
         let s = self.slot(v);
         let val = self.rb.load(t, s);
-        self.rb.store(ir::adjoint_zero(t), s);
+        self.rb.store(adjoint_zero(t), s);
         val
     }
 
@@ -140,11 +142,11 @@ impl<'e> RevGen<'e> {
         a
     }
 
-    /// `a` with its floating-point leaves cleared: to -0.0 (see `ir::adjoint_zero`) for
+    /// `a` with its floating-point leaves cleared: to -0.0 (see `ir::builder::adjoint_zero`) for
     /// shadow memory nobody sees after the call, to 0.0 for memory the caller may read.
     pub(super) fn zero_float_leaves(&self, a: Value, private: bool) -> Value {
         let t = ir::type_of(a);
-        let zero = if private { ir::adjoint_zero } else { ir::const_null };
+        let zero = if private { adjoint_zero } else { ir::const_null };
         if ir::is_float(t) || !ir::contains_pointer(t) {
             return zero(t);
         }
@@ -236,7 +238,7 @@ impl<'e> RevGen<'e> {
             (Strategy::ReverseAlloca, Need::Shadow(v)) => self.reverse_alloca(v, at)?,
             (Strategy::Recompute, _) => self.recompute(n, at)?,
             _ => {
-                return Err(Diagnostic::new(Code::Internal, format!("value `{}` is needed by the reverse sweep but was not cached", crate::forward::short(need_value(n))))
+                return Err(Diagnostic::new(Code::Internal, format!("value `{}` is needed by the reverse sweep but was not cached", short(need_value(n))))
                     .at(at)
                     .hint("this is a bug in RadX; please report it with the input module"))
             }
@@ -246,7 +248,7 @@ impl<'e> RevGen<'e> {
     }
 
     pub(super) fn no_shadow(&self, v: Value, at: Value) -> Diagnostic {
-        Diagnostic::new(Code::Activity, format!("a pointer without a shadow (`{}`) is used where derivatives must be stored", crate::forward::short(v)))
+        Diagnostic::new(Code::Activity, format!("a pointer without a shadow (`{}`) is used where derivatives must be stored", short(v)))
             .at(at)
             .hint("pass the memory with enzyme_dup (pointer and shadow) instead of enzyme_const, or keep active data out of it")
     }
@@ -274,7 +276,7 @@ impl<'e> RevGen<'e> {
         self.rb.insert(c);
         ir::clear_debug_loc(c);
         if matches!(n, Need::Shadow(_)) || ir::opcode(v) == Some(LLVMLoad) {
-            crate::forward::strip_value_metadata(c);
+            crate::shadows::strip_value_metadata(c);
         }
         if matches!(n, Need::Primal(_)) && ir::opcode(v) == Some(LLVMLoad) && self.load_is_repeatable(v) {
             self.readonly_loads.push(c);
@@ -381,7 +383,7 @@ impl<'e> RevGen<'e> {
             LLVMSelect => {
                 let d = self.take_value(i);
                 let c = self.materialize(Need::Primal(ir::operand(i, 0)), i)?;
-                let z = ir::adjoint_zero(ir::type_of(i));
+                let z = adjoint_zero(ir::type_of(i));
                 let (a, b) = (self.rb.select(c, d, z), self.rb.select(c, z, d));
                 self.add_adjoints(&[(ir::operand(i, 1), a), (ir::operand(i, 2), b)]);
             }
@@ -389,7 +391,7 @@ impl<'e> RevGen<'e> {
                 let d = self.take_value(i);
                 let agg = ir::operand(i, 0);
                 let path = indices(i);
-                let z = ir::adjoint_zero(ir::type_of(agg));
+                let z = adjoint_zero(ir::type_of(agg));
                 let full = self.insert_at_path(z, d, &path);
                 self.add_adjoint(agg, full);
             }
@@ -399,14 +401,14 @@ impl<'e> RevGen<'e> {
                 let path = indices(i);
                 let part = self.extract_at_path(d, &path);
                 self.add_adjoint(val, part);
-                let rest = self.insert_at_path(d, ir::adjoint_zero(ir::type_of(val)), &path);
+                let rest = self.insert_at_path(d, adjoint_zero(ir::type_of(val)), &path);
                 self.add_adjoint(agg, rest);
             }
             LLVMExtractElement => {
                 let d = self.take_value(i);
                 let vec = ir::operand(i, 0);
                 let idx = self.materialize(Need::Primal(ir::operand(i, 1)), i)?;
-                let full = unsafe { LLVMBuildInsertElement(self.rb.raw(), ir::adjoint_zero(ir::type_of(vec)), d, idx, NO_NAME) };
+                let full = unsafe { LLVMBuildInsertElement(self.rb.raw(), adjoint_zero(ir::type_of(vec)), d, idx, NO_NAME) };
                 self.add_adjoint(vec, full);
             }
             LLVMInsertElement => {
@@ -415,7 +417,7 @@ impl<'e> RevGen<'e> {
                 let idx = self.materialize(Need::Primal(ir::operand(i, 2)), i)?;
                 let part = unsafe { LLVMBuildExtractElement(self.rb.raw(), d, idx, NO_NAME) };
                 self.add_adjoint(val, part);
-                let rest = unsafe { LLVMBuildInsertElement(self.rb.raw(), d, ir::adjoint_zero(ir::type_of(val)), idx, NO_NAME) };
+                let rest = unsafe { LLVMBuildInsertElement(self.rb.raw(), d, adjoint_zero(ir::type_of(val)), idx, NO_NAME) };
                 self.add_adjoint(vec, rest);
             }
             LLVMShuffleVector => self.adjoint_shuffle(i),
@@ -439,7 +441,7 @@ impl<'e> RevGen<'e> {
                     return self.rule_adjoint(i, rule, &args);
                 }
                 if ir::contains_float(ir::type_of(i)) && !matches!(op, LLVMGetElementPtr | LLVMIntToPtr | LLVMPtrToInt | LLVMAddrSpaceCast | LLVMAlloca) {
-                    return Err(Diagnostic::new(Code::NoRule, format!("no reverse-mode rule for the `{}` instruction", crate::forward::opcode_name(op))).at(i));
+                    return Err(Diagnostic::new(Code::NoRule, format!("no reverse-mode rule for the `{}` instruction", opcode_name(op))).at(i));
                 }
             }
         }
@@ -488,8 +490,8 @@ impl<'e> RevGen<'e> {
         let d = self.take_value(i);
         let (a, b) = (ir::operand(i, 0), ir::operand(i, 1));
         let na = unsafe { LLVMGetVectorSize(ir::type_of(a)) } as i32;
-        let mut da = ir::adjoint_zero(ir::type_of(a));
-        let mut db = ir::adjoint_zero(ir::type_of(b));
+        let mut da = adjoint_zero(ir::type_of(a));
+        let mut db = adjoint_zero(ir::type_of(b));
         let n = unsafe { LLVMGetNumMaskElements(i) };
         let i32t = self.rb.i32_type();
         for j in 0..n {
@@ -520,7 +522,7 @@ impl<'e> RevGen<'e> {
         }
         Err(Diagnostic::new(
             Code::Unsupported,
-            format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", crate::forward::short(ir::operand(v, 0)), crate::forward::short(dst)),
+            format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", short(ir::operand(v, 0)), short(dst)),
         )
         .at(store)
         .hint("the copy was turned into an integer load and store; add a type hint before it, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"))
@@ -637,7 +639,7 @@ impl<'e> RevGen<'e> {
                                 )
                             }
                         };
-                        let z = ir::adjoint_zero(t);
+                        let z = adjoint_zero(t);
                         let a = self.rb.select(received, moved, z);
                         let b = self.rb.select(kept, d, z);
                         self.rb.fadd(a, b)
@@ -705,7 +707,7 @@ impl<'e> RevGen<'e> {
             }
             let types = memory_types(self.primal, &[dst, src]);
             if !types.known() {
-                return Err(Diagnostic::new(Code::Unsupported, format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", crate::forward::short(src), crate::forward::short(dst)))
+                return Err(Diagnostic::new(Code::Unsupported, format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", short(src), short(dst)))
                     .at(i)
                     .hint("nothing in the function reads or writes that memory with a type; add a type hint before the copy, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"));
             }
@@ -792,7 +794,7 @@ fn aligned(access: Value, align: u32) -> Value {
 fn aggregate_len(t: Type) -> u32 {
     match ir::type_kind(t) {
         llvm_sys::LLVMTypeKind::LLVMStructTypeKind => ir::struct_fields(t).len() as u32,
-        _ => ir::array_len(t) as u32,
+        _ => ir::llvm::array_length(t) as u32,
     }
 }
 

@@ -9,7 +9,7 @@
 //! the least (bytes, weighted by loop depth) that lets every read be recomputed.
 
 use super::gen::RevGen;
-use super::plan::{cheap_float, cheap_integer_or_address, is_block_or_metadata, reads_task_state, Need, Strategy};
+use super::need::{cheap_float, cheap_integer_or_address, is_block_or_metadata, reads_task_state, Need, Strategy};
 use crate::analysis::min_cut::VertexCut;
 use crate::ir::{self, Value};
 use llvm_sys::LLVMOpcode::*;

@@ -4,14 +4,16 @@
 //! reverse will need.
 
 use super::gen::RevGen;
-use super::plan::{need_value, Need};
-use super::{signatures, tape, unpack, RevArg};
+use super::need::{need_value, Need};
+use super::tape;
 use crate::analysis::activity::call_arg_is_active;
 use crate::analysis::memory::memory_types;
-use crate::diag::{Code, Diagnostic, Result};
-use crate::forward::short;
+use crate::diag::{short, Code, Diagnostic, Result};
 use crate::ir::{self, clone, Value};
+use crate::request::RevArg;
 use crate::rules::{self, memory};
+use crate::shadows::{mirror_with_shadows, reject_julia_call, strip_value_metadata, zero_julia_allocation};
+use crate::signature::{signatures, unpack};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
 
@@ -294,7 +296,7 @@ impl<'e> RevGen<'e> {
                 self.fb.insert(c);
                 ir::clear_debug_loc(c);
                 if op == LLVMLoad {
-                    crate::forward::strip_value_metadata(c);
+                    strip_value_metadata(c);
                 }
                 self.fshadow.insert(i, c);
             }
@@ -471,12 +473,12 @@ impl<'e> RevGen<'e> {
                 self.fb.insert(s);
                 ir::clear_debug_loc(s);
                 let fmap = &self.fmap;
-                crate::forward::zero_julia_allocation(&self.fb, self.primal, i, s, size, |v| fmap.get(&v).copied().unwrap_or(v))?;
+                zero_julia_allocation(&self.fb, self.primal, i, s, size, |v| fmap.get(&v).copied().unwrap_or(v))?;
                 self.fshadow.insert(i, s);
             }
             WriteBarrier => {
                 let fshadow = &self.fshadow;
-                crate::forward::mirror_with_shadows(&self.fb, p, &args, |v| fshadow.get(&v).copied());
+                mirror_with_shadows(&self.fb, p, &args, |v| fshadow.get(&v).copied());
             }
             BoxFloat => {
                 if self.activity.is_active(i) {
@@ -503,7 +505,7 @@ impl<'e> RevGen<'e> {
             }
             Reject(what) => {
                 if let Some(a) = args.iter().find(|a| call_arg_is_active(**a, self.activity.active_set())) {
-                    return Err(crate::forward::reject_julia_call(what, *a, i));
+                    return Err(reject_julia_call(what, *a, i));
                 }
             }
         }

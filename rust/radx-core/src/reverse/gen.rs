@@ -1,15 +1,20 @@
-//! The generator state and the forward sweep.
+//! The reverse generator's state (`RevGen`), its run from planning to both sweeps, and
+//! `generate`, which `Engine::reverse` (in `mod.rs`) calls.
+//!
+//! Floor: above `need.rs` and `tape.rs`; the planning, the sweeps and the adjoints add
+//! `RevGen`'s methods on top of it.
 
-use super::plan::{Need, Strategy};
-use super::{signatures, tape, RevArg, ReverseFunctions, ReverseRequest, TapeStats};
+use super::need::{Need, Strategy};
+use super::tape;
 use crate::analysis::activity::{call_arg_is_active, Activity};
 use crate::analysis::cfg::{Cfg, EdgeWitness};
 use crate::analysis::memory::MemoryFacts;
-use crate::diag::{Code, Diagnostic, Result};
-use crate::engine::{Engine, GeneratedFunction};
-use crate::forward::short;
+use crate::diag::{short, Code, Diagnostic, Result};
+use crate::engine::Engine;
 use crate::ir::{self, builder::Builder, clone, Block, Value};
+use crate::request::{GeneratedFunction, RevArg, ReverseFunctions, ReverseRequest, TapeStats};
 use crate::rules::{self, memory};
+use crate::signature::signatures;
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
 use std::collections::{HashMap, HashSet};
@@ -244,7 +249,7 @@ impl<'e> RevGen<'e> {
         let before: HashSet<Block> = ir::blocks(self.rev).into_iter().collect();
         self.reverse_sweep()?;
         if let Some(v) = self.local_adjoint_escaped {
-            return Err(Diagnostic::new(Code::Internal, format!("the adjoint of `{}` was made in one block of the reverse sweep and used in another", crate::forward::short(v)))
+            return Err(Diagnostic::new(Code::Internal, format!("the adjoint of `{}` was made in one block of the reverse sweep and used in another", crate::diag::short(v)))
                 .hint("this is a bug in RadX; please report it with the input module"));
         }
         let reverse_blocks: HashSet<Block> = ir::blocks(self.rev).into_iter().filter(|b| !before.contains(b) || self.rblocks.contains(b)).collect();

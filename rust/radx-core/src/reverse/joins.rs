@@ -4,7 +4,7 @@
 //! invariants), instead of an index recorded on the tape at every visit.
 
 use super::gen::RevGen;
-use super::plan::{cheap_float, cheap_integer_or_address, is_block_or_metadata, Need, Strategy};
+use super::need::{cheap_float, cheap_integer_or_address, is_block_or_metadata, Need, Strategy};
 use crate::analysis::cfg::EdgeWitness;
 use crate::diag::Result;
 use crate::ir::{self, Value};

@@ -2,47 +2,12 @@
 //! or cached on the tape by the block whose reverse needs it.
 
 use super::gen::RevGen;
+use super::need::{cheap_float, cheap_integer_or_address, is_block_or_metadata, need_value, reads_task_state, Need, Strategy};
 use crate::analysis::activity::call_arg_is_active;
 use crate::ir::{self, Value};
 use crate::rules::{self, memory};
 use std::collections::HashMap;
-use llvm_sys::LLVMOpcode::{self, *};
-
-/// A value the reverse sweep reads: a primal value, the shadow of a pointer, or the tape
-/// a call's augmented forward returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Need {
-    Primal(Value),
-    Shadow(Value),
-    CallTape(Value),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    /// A constant, an argument, or (combined mode) a value computed once before every return.
-    Direct,
-    /// Rebuilt in the reverse sweep from other needs.
-    Recompute,
-    /// Pushed by the forward sweep, popped by the reverse.
-    Cache,
-    /// Split mode: the shadow of a stack allocation, re-created (zeroed) by the reverse.
-    ReverseAlloca,
-}
-
-/// Pure operations cheap enough to redo rather than store.
-pub(super) fn cheap_integer_or_address(op: LLVMOpcode) -> bool {
-    matches!(
-        op,
-        LLVMGetElementPtr | LLVMBitCast | LLVMAddrSpaceCast | LLVMPtrToInt | LLVMIntToPtr | LLVMTrunc | LLVMZExt | LLVMSExt
-            | LLVMSIToFP | LLVMUIToFP | LLVMFPToSI | LLVMFPToUI | LLVMAdd | LLVMSub | LLVMMul | LLVMShl | LLVMLShr | LLVMAShr
-            | LLVMAnd | LLVMOr | LLVMXor | LLVMICmp | LLVMFCmp | LLVMSelect | LLVMExtractValue | LLVMInsertValue
-            | LLVMExtractElement | LLVMInsertElement | LLVMShuffleVector | LLVMFreeze | LLVMFPExt | LLVMFPTrunc
-    )
-}
-
-pub(super) fn cheap_float(op: LLVMOpcode) -> bool {
-    matches!(op, LLVMFAdd | LLVMFSub | LLVMFMul | LLVMFNeg)
-}
+use llvm_sys::LLVMOpcode::*;
 
 impl<'e> RevGen<'e> {
     /// The needs of one instruction's adjoint (must match what `adjoint.rs` materializes).
@@ -427,25 +392,4 @@ impl<'e> RevGen<'e> {
             }
         }
     }
-}
-
-/// Julia's task-local values (the GC stack, the current task, type tags) and loads from
-/// them are recomputed, never cached: the reverse sweep may run on another task.
-pub(super) fn reads_task_state(v: Value) -> bool {
-    task_local(v) || ir::opcode(v) == Some(LLVMLoad) && task_local(ir::underlying_object(ir::operand(v, 0)))
-}
-
-fn task_local(v: Value) -> bool {
-    let Some(name) = ir::called_function(v).filter(|_| ir::opcode(v) == Some(LLVMCall)).map(ir::name_of) else { return false };
-    rules::julia::julia_call(&name) == Some(rules::julia::JuliaCall::InactiveRecompute) || rules::gpu::gpu_call(&name) == Some(rules::gpu::GpuCall::Index)
-}
-
-pub fn need_value(n: Need) -> Value {
-    match n {
-        Need::Primal(v) | Need::Shadow(v) | Need::CallTape(v) => v,
-    }
-}
-
-pub(super) fn is_block_or_metadata(v: Value) -> bool {
-    ir::value_as_block(v).is_some() || unsafe { llvm_sys::core::LLVMIsAMDNode(v).is_null() == false }
 }

@@ -4,10 +4,11 @@
 
 use super::adjoint::free_type;
 use super::gen::RevGen;
-use super::plan::Need;
-use super::{tape, RevArg};
+use super::need::Need;
+use super::tape;
 use crate::diag::Result;
 use crate::ir::{self, Type, Value};
+use crate::request::RevArg;
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
 
@@ -71,7 +72,7 @@ impl<'e> RevGen<'e> {
         }
         for (p, a) in ir::params(self.primal).into_iter().zip(self.req.args.clone()) {
             if a == RevArg::Active {
-                // + 0.0 turns an adjoint nothing reached (-0.0, see `ir::adjoint_zero`)
+                // + 0.0 turns an adjoint nothing reached (-0.0, see `ir::builder::adjoint_zero`)
                 // into 0.0 and leaves every other value as it is
                 let v = self.take_value(p);
                 let v = self.add_values(v, ir::const_null(ir::type_of(v)));

@@ -9,6 +9,9 @@
 //! (and does not overflow where `y · pow` would). Forward mode meets the pattern as a
 //! tangent `… · y` divided by `y`; reverse mode as an adjoint `ȳ / y` times a partial with
 //! the factor `y`. Switched off with the optimization name `cancel-factors`.
+//!
+//! Floor: above the language of partials (`expr.rs`) and `analysis::nonzero`, below the
+//! emitter (`emit.rs`), which asks here first.
 
 use super::expr::{CmpOp, Expr};
 use crate::analysis::nonzero::{is_nonzero_finite, is_nonzero_int};
@@ -36,8 +39,10 @@ impl Known<'static> {
     }
 }
 
-/// `partial · t` with a factor cancelled, or None where nothing cancels.
-pub fn times(partial: &Expr, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value, t: Value, known: Known) -> Option<Value> {
+/// `partial · t` with a factor cancelled, or None where nothing cancels. `emit` emits what
+/// remains of the partial (`Expr::emit_in`, passed in so that this file, which the emitter
+/// consults, does not import it back).
+pub fn times(partial: &Expr, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value, t: Value, known: Known, emit: &dyn Fn(&Expr) -> Value) -> Option<Value> {
     if !known.cancel || ir::type_of(t) != ty {
         return None;
     }
@@ -54,7 +59,7 @@ pub fn times(partial: &Expr, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value,
     if ir::opcode(t) == Some(LLVMFDiv) {
         let (d, y) = (ir::operand(t, 0), ir::operand(t, 1));
         if (known.nonzero)(y) {
-            if let Some(q) = expr_without_factor(partial, b, ty, var, y, known) {
+            if let Some(q) = expr_without_factor(partial, b, ty, var, y, known, emit) {
                 return Some(match q {
                     Some(q) => b.fmul(q, d),
                     None => d,
@@ -129,7 +134,7 @@ fn without_factor(b: &Builder, v: Value, e: Value, depth: u32) -> Option<Option<
 
 /// The partial divided by `e`, emitted, where `e` is one of its factors (same answers as
 /// `without_factor`). Nothing is emitted unless the factor is found.
-fn expr_without_factor(p: &Expr, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value, e: Value, known: Known) -> Option<Option<Value>> {
+fn expr_without_factor(p: &Expr, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Value, e: Value, known: Known, emit: &dyn Fn(&Expr) -> Value) -> Option<Option<Value>> {
     let one = || b.const_float(ty, 1.0);
     match p {
         Expr::Var(name) => same_value(var(name), e).then_some(None),
@@ -141,22 +146,22 @@ fn expr_without_factor(p: &Expr, b: &Builder, ty: Type, var: &dyn Fn(&str) -> Va
             _ => None,
         },
         Expr::Bin('*', x, y) => {
-            if let Some(q) = expr_without_factor(x, b, ty, var, e, known) {
-                let other = y.emit_in(b, ty, var, known);
+            if let Some(q) = expr_without_factor(x, b, ty, var, e, known, emit) {
+                let other = emit(y);
                 return Some(Some(q.map_or(other, |q| b.fmul(q, other))));
             }
-            let q = expr_without_factor(y, b, ty, var, e, known)?;
-            let other = x.emit_in(b, ty, var, known);
+            let q = expr_without_factor(y, b, ty, var, e, known, emit)?;
+            let other = emit(x);
             Some(Some(q.map_or(other, |q| b.fmul(other, q))))
         }
         Expr::Bin('/', x, y) => {
-            let q = expr_without_factor(x, b, ty, var, e, known)?;
-            Some(Some(b.fdiv(q.unwrap_or_else(one), y.emit_in(b, ty, var, known))))
+            let q = expr_without_factor(x, b, ty, var, e, known, emit)?;
+            Some(Some(b.fdiv(q.unwrap_or_else(one), emit(y))))
         }
-        Expr::Neg(x) => expr_without_factor(x, b, ty, var, e, known).map(|q| Some(b.fneg(q.unwrap_or_else(one)))),
+        Expr::Neg(x) => expr_without_factor(x, b, ty, var, e, known, emit).map(|q| Some(b.fneg(q.unwrap_or_else(one)))),
         Expr::Cond(c, x, y) => match fold_zero_test(c, var, known)? {
-            true => expr_without_factor(x, b, ty, var, e, known),
-            false => expr_without_factor(y, b, ty, var, e, known),
+            true => expr_without_factor(x, b, ty, var, e, known, emit),
+            false => expr_without_factor(y, b, ty, var, e, known, emit),
         },
         _ => None,
     }

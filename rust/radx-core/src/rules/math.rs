@@ -8,7 +8,7 @@
 //! real only at integer exponents): an exponent passed with a zero tangent, as C's default
 //! activity does for a constant `double` exponent, must not make the base's tangent NaN.
 
-use super::RuleSpec;
+use super::expr::RuleSpec;
 
 /// 2/sqrt(pi), the scale of erf's derivative.
 macro_rules! two_over_sqrt_pi {

@@ -7,6 +7,7 @@
 //! (allocators, functions without derivatives) is also data, in `memory.rs`.
 
 pub mod cancel;
+pub mod emit;
 pub mod expr;
 pub mod gpu;
 pub mod julia;
@@ -17,20 +18,9 @@ pub mod reductions;
 pub mod scalar;
 pub mod structural;
 
-use expr::Expr;
+use expr::{Expr, RuleSpec};
 use std::collections::HashMap;
 use std::sync::OnceLock;
-
-/// A rule as written in the tables.
-pub struct RuleSpec {
-    /// Canonical name: the libm name, or the instruction's name for arithmetic.
-    pub name: &'static str,
-    /// Parameter names in call order; a leading `#` marks an integer parameter, which has
-    /// no partial and may be used in partials through `float(..)`.
-    pub params: &'static [&'static str],
-    /// One partial per floating-point parameter, in order.
-    pub partials: &'static [&'static str],
-}
 
 /// A rule ready for the generators.
 #[derive(Debug)]

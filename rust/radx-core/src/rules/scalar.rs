@@ -1,6 +1,6 @@
 //! Floating-point arithmetic instructions.
 
-use super::RuleSpec;
+use super::expr::RuleSpec;
 use llvm_sys::LLVMOpcode;
 
 pub const RULES: &[RuleSpec] = &[
