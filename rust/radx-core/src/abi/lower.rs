@@ -25,6 +25,9 @@ pub fn magic_calls(module: llvm_sys::prelude::LLVMModuleRef) -> Vec<(Value, Magi
 }
 
 pub fn lower_call(engine: &mut Engine, call: Value, kind: MagicKind) -> Result<()> {
+    if kind == MagicKind::AugmentSize {
+        return Err(crate::reverse::augment_size_refused(call));
+    }
     let b = Builder::new(engine.module);
     let parsed = parse(&b, call, kind)?;
     let caller = ir::name_of(ir::parent_function(call));
