@@ -70,14 +70,19 @@ impl Engine {
             return Err(Diagnostic::new(Code::BadRequest, format!("`{}` is only declared here; its body is needed to differentiate it", ir::name_of(original)))
                 .hint("define the function in the same translation unit, or link its bitcode in before running radx"));
         }
-        let mut todo = vec![original];
+        // Each function with the user's function it came from: an OpenMP region's outlined
+        // body has a compiler-made name the user never wrote.
+        let mut todo = vec![(original, original)];
         let mut fresh = Vec::new();
         let mut seen = HashSet::new();
-        while let Some(f) = todo.pop() {
+        while let Some((f, owner)) = todo.pop() {
             if self.prepared.contains_key(&f) || ir::is_declaration(f) || !seen.insert(f) {
                 continue;
             }
-            crate::rules::openmp::check_supported(f)?;
+            crate::rules::openmp::check_supported(f).map_err(|mut d| {
+                d.function = Some(ir::name_of(owner));
+                d
+            })?;
             let copy = self.clone_for_preparation(f);
             crate::rules::openmp::serialize_parallel_regions(copy);
             crate::rules::openmp::use_critical_reductions(copy);
@@ -85,10 +90,10 @@ impl Engine {
             for i in ir::all_instructions(f) {
                 if ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMCall) {
                     if let Some(callee) = ir::called_function(i) {
-                        todo.push(callee);
+                        todo.push((callee, callee));
                     }
                     if let Some(outlined) = crate::rules::openmp::forked_function(i) {
-                        todo.push(outlined);
+                        todo.push((outlined, owner));
                     }
                 }
             }
@@ -145,6 +150,11 @@ impl Engine {
                 clone::copy_param_attributes(f, i, copy, i);
             }
             clone::copy_codegen_fn_attributes(f, copy);
+            // A body with landing pads is invalid without its personality, and the passes
+            // run on the copy crash on it before the invoke can be refused.
+            if LLVMHasPersonalityFn(f) != 0 {
+                LLVMSetPersonalityFn(copy, LLVMGetPersonalityFn(f));
+            }
             clone::clone_body(f, copy, true);
             copy
         }

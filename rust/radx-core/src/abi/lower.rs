@@ -15,6 +15,9 @@ use llvm_sys::core::*;
 use llvm_sys::debuginfo::LLVMInstructionGetDebugLoc;
 
 pub fn lower_call(engine: &mut Engine, call: Value, kind: MagicKind) -> Result<()> {
+    if kind == MagicKind::AugmentSize {
+        return Err(augment_size_refused(call));
+    }
     let b = Builder::new(engine.module);
     let parsed = parse(&b, call, kind)?;
     let caller = ir::name_of(ir::parent_function(call));
@@ -110,7 +113,9 @@ fn primal_and_shadow_args(p: &ParsedCall) -> Vec<Value> {
 /// `__enzyme_reverse`) by a call of the derivative it asks for.
 fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()> {
     if p.width != 1 {
-        return Err(Diagnostic::new(Code::Unsupported, "`enzyme_width` (batched shadows) is available in forward mode only").at(p.call));
+        return Err(Diagnostic::new(Code::Unsupported, "`enzyme_width` (batched shadows) is available in forward mode only")
+            .at(p.call)
+            .hint("run the reverse pass once per seed, or compute the batch with __enzyme_fwddiff"));
     }
     let ret = ir::return_type(ir::function_type(p.function));
     let float_ret = ir::is_float(ret);
@@ -172,7 +177,9 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
                     if ir::is_float(ir::type_of(seed)) {
                         args.push(b.fp_cast(seed, ret));
                     } else {
-                        return Err(Diagnostic::new(Code::BadRequest, format!("the return seed passed to `{}` must be floating-point", p.name)).at(p.call));
+                        return Err(Diagnostic::new(Code::BadRequest, format!("the return seed passed to `{}` must be floating-point", p.name))
+                            .at(p.call)
+                            .hint("pass the seed as a floating-point value, e.g. 1.0, before the tape"));
                     }
                 } else {
                     args.push(seed);
@@ -180,7 +187,9 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
             }
             let tape = *p.trailing.last().unwrap();
             if !ir::is_pointer(ir::type_of(tape)) {
-                return Err(Diagnostic::new(Code::BadRequest, format!("the last argument of `{}` must be the tape returned by __enzyme_augmentfwd", p.name)).at(p.call));
+                return Err(Diagnostic::new(Code::BadRequest, format!("the last argument of `{}` must be the tape returned by __enzyme_augmentfwd", p.name))
+                    .at(p.call)
+                    .hint("pass the tape (a pointer) last, after the return seed"));
             }
             args.push(tape);
             let r = b.call(sig.combined_or_reverse, f.reverse, &args);
@@ -189,12 +198,17 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
             finish_call(b, p.call);
             Ok(())
         }
-        MagicKind::AugmentSize => Err(Diagnostic::new(Code::Unsupported, "`__enzyme_augmentsize` is not supported: RadX tapes are allocated by the augmented forward itself")
-            .at(p.call)
-            .hint("drop enzyme_allocated and use the pointer __enzyme_augmentfwd returns")),
+        MagicKind::AugmentSize => Err(augment_size_refused(p.call)),
         MagicKind::ForwardSplit => Err(Diagnostic::new(Code::Unsupported, "`__enzyme_fwdsplit` is not supported; use __enzyme_fwddiff").at(p.call)),
         MagicKind::ForwardDiff => unreachable!("forward mode is lowered by lower_forward"),
     }
+}
+
+/// Refused before its arguments are parsed: they are activity markers without values.
+pub fn augment_size_refused(call: Value) -> Diagnostic {
+    Diagnostic::new(Code::Unsupported, "`__enzyme_augmentsize` is not supported: RadX tapes are allocated by the augmented forward itself")
+        .at(call)
+        .hint("drop the size query and enzyme_allocated, and use the pointer __enzyme_augmentfwd returns")
 }
 
 fn split_request(p: &ParsedCall, float_ret: bool, return_primal: bool) -> ReverseRequest {

@@ -181,7 +181,8 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
     }
     let err = |msg: String| Diagnostic::new(Code::BadRequest, msg).at(call);
     let Some(&fv) = args.get(i) else {
-        return Err(err(format!("`{name}` needs the function to differentiate as its first argument")));
+        return Err(err(format!("`{name}` needs the function to differentiate as its first argument"))
+            .hint(format!("pass the function first, then its arguments with their activity markers: {name}((void *)f, enzyme_dup, x, dx)")));
     };
     let function = ir::strip_pointer_casts(fv);
     if !ir::is_function(function) {
@@ -205,7 +206,8 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
         function_sret: None,
     };
     if ir::is_vararg(fn_ty) {
-        return Err(err(format!("`{fname}` is variadic; variadic functions are not differentiated")));
+        return Err(err(format!("`{fname}` is variadic; variadic functions are not differentiated"))
+            .hint(format!("give `{fname}` a fixed parameter list (pass a variable number of values through a pointer and a count)")));
     }
     let params = ir::param_types(fn_ty);
     // Options that are not tied to one argument may appear anywhere between arguments.
@@ -219,7 +221,10 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
                     let n = args.get(*i).and_then(|v| ir::const_int_value(*v));
                     match n {
                         Some(n) if n >= 1 && n <= 64 => parsed.width = n as u32,
-                        _ => return Err(err("`enzyme_width` must be followed by a constant width between 1 and 64".into())),
+                        _ => {
+                            return Err(err("`enzyme_width` must be followed by a constant width between 1 and 64".into())
+                                .hint("write the width as an integer literal (enzyme_width, 2, ...): the derivative's signature depends on it"))
+                        }
                     }
                     *i += 1;
                 }
@@ -252,7 +257,8 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
             return Err(err(format!("too few arguments: no value for {}", what())).hint(format!("`{fname}` takes {} parameters", params.len())));
         };
         if marker_global(pv).is_some() {
-            return Err(err(format!("a marker follows another marker where the value for {} was expected", what())));
+            return Err(err(format!("a marker follows another marker where the value for {} was expected", what()))
+                .hint("each activity marker is followed by the argument's value (and, for enzyme_dup, its shadow); remove the extra marker"));
         }
         i += 1;
         let primal = coerce(b, pv, pty, call, &what())?;
@@ -260,16 +266,19 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
             return Err(err(format!("`enzyme_out` is a reverse-mode marker; {} needs enzyme_dup (value, tangent) or enzyme_const in forward mode", what())));
         }
         if mode == ArgMode::Out && !ir::contains_float(pty) {
-            return Err(err(format!("`enzyme_out` marks an active scalar, but {} is not floating-point", what())));
+            return Err(err(format!("`enzyme_out` marks an active scalar, but {} is not floating-point", what()))
+                .hint("pass integers with enzyme_const (or without a marker), and pointers with enzyme_dup"));
         }
         let mut shadows = Vec::new();
         if matches!(mode, ArgMode::Dup | ArgMode::DupNoNeed) {
             for lane in 0..parsed.width {
                 let Some(&sv) = args.get(i) else {
-                    return Err(err(format!("too few arguments: {} needs {} shadow(s), found {lane}", what(), parsed.width)));
+                    return Err(err(format!("too few arguments: {} needs {} shadow(s), found {lane}", what(), parsed.width))
+                        .hint("enzyme_dup takes the value and then its shadow (one per lane with enzyme_width); use enzyme_const for an argument without one"));
                 };
                 if marker_global(sv).is_some() {
-                    return Err(err(format!("a marker appears where shadow {} of {} was expected", lane + 1, what())));
+                    return Err(err(format!("a marker appears where shadow {} of {} was expected", lane + 1, what()))
+                        .hint("enzyme_dup takes the value and then its shadow; use enzyme_const for an argument without one"));
                 }
                 i += 1;
                 shadows.push(coerce(b, sv, pty, call, &format!("the shadow of {}", what()))?);

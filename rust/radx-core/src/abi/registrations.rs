@@ -45,7 +45,7 @@ pub fn register_all(engine: &mut Engine) -> std::result::Result<(), Vec<Diagnost
         };
         match result {
             Ok(()) => done.push(g),
-            Err(d) => diags.push(d),
+            Err(d) => diags.push(at_registration(d, g)),
         }
     }
     if !diags.is_empty() {
@@ -60,6 +60,17 @@ pub fn register_all(engine: &mut Engine) -> std::result::Result<(), Vec<Diagnost
     Ok(())
 }
 
+/// A registration is no instruction: the diagnostic shows the global and its line.
+fn at_registration(mut d: Diagnostic, g: Value) -> Diagnostic {
+    if d.location.is_none() {
+        d.location = ir::definition_loc(g);
+    }
+    if d.construct.is_none() {
+        d.construct = Some(crate::diag::without_attachments(&ir::value_to_string(g)).to_string());
+    }
+    d
+}
+
 fn bad(name: &str, msg: String) -> Diagnostic {
     Diagnostic::new(Code::BadRequest, format!("custom rule `{name}`: {msg}")).hint("see docs/custom-rules.md for the signatures RadX expects")
 }
@@ -67,7 +78,9 @@ fn bad(name: &str, msg: String) -> Diagnostic {
 fn functions_of(g: Value, name: &str, n: usize) -> Result<Vec<Value>> {
     let fs = listed_functions(g);
     if fs.len() != n || fs.iter().any(|f| !ir::is_function(*f)) {
-        return Err(bad(name, format!("expected an initializer of {n} functions")));
+        let what = if n == 2 { "the function and its forward rule" } else { "the function, its augmented forward and its reverse" };
+        return Err(bad(name, format!("expected an initializer of {n} functions ({what}), found {}", fs.len()))
+            .hint(format!("list {what}, in that order: void *{name}[{n}] = {{(void *)f, ...}}; see docs/custom-rules.md")));
     }
     Ok(fs)
 }
@@ -83,7 +96,7 @@ fn register_forward(engine: &mut Engine, g: Value, name: &str) -> Result<()> {
     let rule_ret = ir::return_type(ir::function_type(rule));
     let both = !ir::is_void(ret) && ir::is_aggregate(rule_ret) && ir::struct_fields(rule_ret).len() == 2 && ir::struct_fields(rule_ret).iter().all(|t| *t == ret);
     let req = ForwardRequest { function: f, args, width: 1, return_primal: both, return_tangent: !ir::is_void(ret) };
-    engine.register_forward_rule(&req, rule)
+    engine.register_forward_rule(&req, rule).map_err(|d| d.in_function(ir::name_of(f)))
 }
 
 fn register_gradient(engine: &mut Engine, g: Value, name: &str) -> Result<()> {
@@ -98,5 +111,5 @@ fn register_gradient(engine: &mut Engine, g: Value, name: &str) -> Result<()> {
     let aug_ret = ir::return_type(ir::function_type(aug));
     let with_primal = !ir::is_void(ret) && ir::is_aggregate(aug_ret) && ir::struct_fields(aug_ret).len() == 2;
     let req = ReverseRequest { function: f, args, return_active: ir::is_float(ret), return_primal: with_primal, return_shadow: false, combined: false };
-    engine.register_reverse_rule(&req, aug, rev)
+    engine.register_reverse_rule(&req, aug, rev).map_err(|d| d.in_function(ir::name_of(f)))
 }

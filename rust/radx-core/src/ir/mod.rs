@@ -427,7 +427,11 @@ pub struct SourceLoc {
 
 impl std::fmt::Display for SourceLoc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        // Declarations (functions, globals) have a line but no column.
+        match self.column {
+            0 => write!(f, "{}:{}", self.file, self.line),
+            c => write!(f, "{}:{}:{c}", self.file, self.line),
+        }
     }
 }
 
@@ -448,6 +452,23 @@ pub fn source_loc(inst: Value) -> Option<SourceLoc> {
             String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len as usize)).into_owned()
         };
         Some(SourceLoc { file, line, column: LLVMGetDebugLocColumn(inst) })
+    }
+}
+
+/// Where a function or global variable is defined, from its debug info (-g).
+pub fn definition_loc(v: Value) -> Option<SourceLoc> {
+    unsafe {
+        if !is_function(v) && !is_global_variable(v) {
+            return None;
+        }
+        let line = LLVMGetDebugLocLine(v);
+        let mut len = 0u32;
+        let p = LLVMGetDebugLocFilename(v, &mut len);
+        if line == 0 || p.is_null() {
+            return None;
+        }
+        let file = String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len as usize)).into_owned();
+        Some(SourceLoc { file, line, column: 0 })
     }
 }
 

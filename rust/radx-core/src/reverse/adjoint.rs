@@ -290,9 +290,10 @@ impl<'e> RevGen<'e> {
         }
         let count = ir::operand(v, 0);
         if ir::const_int_value(count).is_none() {
-            return Err(Diagnostic::new(Code::Unsupported, "a variable-length stack array needs a shadow in split reverse mode")
-                .at(at)
-                .hint("allocate it with malloc, or use __enzyme_autodiff"));
+            // The array's declaration is what the user changes; the use is where it was noticed.
+            let d = Diagnostic::new(Code::Unsupported, "a variable-length stack array needs a shadow in split reverse mode (__enzyme_augmentfwd / __enzyme_reverse)").at(v);
+            let d = if d.location.is_none() { d.with_location(ir::source_loc(at)) } else { d };
+            return Err(d.hint("allocate it with malloc (and free it) in the function, or use __enzyme_autodiff"));
         }
         let ty = unsafe { LLVMGetAllocatedType(v) };
         let b = crate::ir::builder::Builder::new(self.rb.module);

@@ -309,7 +309,7 @@ impl<'e> RevGen<'e> {
             self.clone_fwd(i);
             let args = ir::call_args(i);
             if let Some(a) = args.iter().find(|a| call_arg_is_active(**a, self.activity.active_set())) {
-                return Err(Diagnostic::new(Code::Unsupported, format!("an indirect call receives the active value `{}`", short(*a)))
+                return Err(Diagnostic::new(Code::Unsupported, format!("an indirect call (through a function pointer or inline assembly) receives the active value `{}`", short(*a)))
                     .at(i)
                     .hint("call the function directly so RadX can differentiate it"));
             }

@@ -1,0 +1,10 @@
+#include <stdio.h>
+extern int enzyme_dup, enzyme_const;
+void __enzyme_autodiff(void *, ...);
+void f(double *out, double **slot, double *x) { *slot = x; *out = **slot * 2.0; }
+int main(void) {
+  double x = 3, dx = 0, out, dout = 1, *p, *dp;
+  __enzyme_autodiff((void *)f, enzyme_dup, &out, &dout, enzyme_dup, &p, &dp, enzyme_dup, &x, &dx);
+  printf("%g\n", dx);
+  return 0;
+}

@@ -1,0 +1,9 @@
+#include <stdio.h>
+extern int enzyme_dup;
+double __enzyme_fwddiff(void *, ...);
+double cube(double x) { return x * x * x; }
+double (*fp)(double) = cube;
+int main(void) {
+  printf("%g\n", __enzyme_fwddiff((void *)fp, enzyme_dup, 2.0, 1.0));
+  return 0;
+}

@@ -1,0 +1,9 @@
+#include <stdio.h>
+extern int enzyme_dup;
+double __enzyme_fwddiff(void *, ...);
+double cube(double x) { return x * x * x; }
+int main(void) {
+  double r = __enzyme_fwddiff((void *)cube, enzyme_dup, 2.0, 1.0);
+  printf("%g\n", r);
+  return 0;
+}
