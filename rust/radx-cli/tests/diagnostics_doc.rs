@@ -42,6 +42,7 @@ fn analytic(name: &str) -> Vec<f64> {
         "vla_split" => vec![2.0, 4.0, 6.0],
         "untyped_copy" => vec![1.0, 1.0],
         "mixed_copy" => vec![2.0 * 1.0 * 1.0, 2.0 * 2.0 * 2.0],
+        "integer_atomic" => vec![2.0 * 3.0],
         "omp_task" | "omp_teams" => vec![1f64.cos(), 2f64.cos()],
         "invoke" => vec![4.0 * 3.0],
         // d/dx (x^2)^3 = 6 x^5 at 2.

@@ -80,7 +80,8 @@ fn instruction_is_active(i: Value, active: &HashSet<Value>, callee_result_active
             (0..n).any(|k| active.contains(&unsafe { llvm_sys::core::LLVMGetIncomingValue(i, k) }))
         }
         LLVMCall => call_is_active(i, active, callee_result_active),
-        LLVMAtomicRMW => false,
+        // The old value it returns carries a derivative when it came from active memory.
+        LLVMAtomicRMW => ir::contains_float(ir::type_of(i)) && active.contains(&ir::operand(i, 0)),
         _ if rules::rule_for_opcode(op).is_some() => ir::operands(i).iter().any(|v| active.contains(v)),
         _ => false,
     }

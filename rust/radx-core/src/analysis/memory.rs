@@ -238,6 +238,34 @@ pub fn memory_types(f: Value, ptrs: &[Value]) -> MemoryTypes {
     memory_types_skipping(f, ptrs, &[])
 }
 
+/// An integer atomic operation (`atomicrmw add i64`, an exchange of raw bits) on memory
+/// that holds floating-point values elsewhere in `f`: no derivative can follow the value
+/// through integer arithmetic, so it is refused rather than given a zero derivative.
+pub fn refuse_integer_atomic_on_floats(f: Value, i: Value) -> crate::diag::Result<()> {
+    if ir::contains_float(ir::type_of(i)) {
+        return Ok(());
+    }
+    let v = ir::operand(i, 1);
+    let held = memory_types_excluding(f, &[ir::operand(i, 0)], &[i]);
+    // Where the value comes from: a float's bits, or bytes read from memory of no known type.
+    let source = match ir::opcode(v) {
+        Some(LLVMBitCast) => Some(ir::type_of(ir::operand(v, 0))).filter(|t| ir::is_float_scalar(*t)).map(Some),
+        Some(LLVMLoad) => {
+            let read = memory_types_excluding(f, &[ir::operand(v, 0)], &[v]);
+            (read.float.is_some() || !read.known()).then_some(read.float)
+        }
+        _ => None,
+    };
+    let what = match (held.float, source) {
+        (Some(t), _) | (None, Some(Some(t))) => format!("holds `{}` values", ir::type_to_string(t)),
+        (None, Some(None)) if !held.known() => "may hold floating-point values (nothing in the function gives the bytes a type)".to_string(),
+        _ => return Ok(()),
+    };
+    Err(crate::diag::Diagnostic::new(crate::diag::Code::Unsupported, format!("an integer atomic operation on memory that {what}: the derivative cannot follow the value through it"))
+        .at(i)
+        .hint("operate on the floating-point type itself (`__atomic_exchange` and `__atomic_fetch_add` of a double work), or mark the memory inactive with enzyme_const"))
+}
+
 /// `memory_types`, not counting the accesses `skip` (the access being judged).
 pub fn memory_types_excluding(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
     memory_types_skipping(f, ptrs, skip)
@@ -386,6 +414,34 @@ pub fn retype_float_moves(f: Value) {
     };
     // Everything is decided before anything is deleted.
     let mut dead_casts = Vec::new();
+    // `__atomic_exchange` of a double or float: clang exchanges its bits as an integer.
+    // Exchanged as the float it is, the value's derivative goes where the value goes, and
+    // the old value's integer result becomes a cast the stores below see through.
+    for x in ir::all_instructions(f) {
+        let xchg = ir::opcode(x) == Some(LLVMAtomicRMW) && unsafe { LLVMGetAtomicRMWBinOp(x) } == llvm_sys::LLVMAtomicRMWBinOp::LLVMAtomicRMWBinOpXchg;
+        let Some(v) = xchg.then(|| float_cast(ir::operand(x, 1))).flatten() else { continue };
+        let b = crate::ir::builder::Builder::new(m);
+        b.position_before(x);
+        unsafe {
+            let nx = LLVMBuildAtomicRMW(b.raw(), llvm_sys::LLVMAtomicRMWBinOp::LLVMAtomicRMWBinOpXchg, ir::operand(x, 0), v, LLVMGetOrdering(x), LLVMIsAtomicSingleThread(x));
+            LLVMSetAlignment(nx, LLVMGetAlignment(x));
+            LLVMSetVolatile(nx, LLVMGetVolatile(x));
+            dead_casts.push(ir::operand(x, 1));
+            // Casts of the old bits back to the float are the float itself: an integer in
+            // between would carry no adjoint.
+            for u in ir::users(x) {
+                if ir::opcode(u) == Some(LLVMBitCast) && ir::type_of(u) == ir::type_of(v) {
+                    ir::replace_all_uses(u, nx);
+                    ir::delete_instruction(u);
+                }
+            }
+            if ir::has_uses(x) {
+                let bits = LLVMBuildBitCast(b.raw(), nx, ir::type_of(x), b"\0".as_ptr() as *const _);
+                ir::replace_all_uses(x, bits);
+            }
+            ir::delete_instruction(x);
+        }
+    }
     for s in ir::all_instructions(f) {
         if ir::opcode(s) == Some(LLVMStore) && simple(s) {
             if let Some(v) = float_cast(ir::operand(s, 0)) {

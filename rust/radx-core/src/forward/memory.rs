@@ -85,6 +85,8 @@ impl<'e> ForwardFn<'e> {
         let op = unsafe { LLVMGetAtomicRMWBinOp(inst) };
         match op {
             LLVMAtomicRMWBinOpFAdd | LLVMAtomicRMWBinOpFSub | LLVMAtomicRMWBinOpXchg => {
+                // The same operation on the shadow returns the old value's tangent.
+                let mut lanes = Vec::new();
                 for lane in 0..self.width() {
                     let sv = self.shadow_or_zero(val, lane, inst)?;
                     let c = unsafe { LLVMInstructionClone(inst) };
@@ -92,10 +94,14 @@ impl<'e> ForwardFn<'e> {
                     ir::set_operand(c, 1, sv);
                     self.b.insert(c);
                     ir::clear_debug_loc(c);
+                    lanes.push(c);
+                }
+                if self.is_active(inst) {
+                    self.set_shadows(inst, lanes);
                 }
                 Ok(())
             }
-            _ if !ir::contains_float(ir::type_of(val)) => Ok(()),
+            _ if !ir::contains_float(ir::type_of(val)) => crate::analysis::memory::refuse_integer_atomic_on_floats(self.primal, inst),
             _ => Err(Diagnostic::new(Code::NoRule, "no forward-mode rule for this floating-point atomic operation").at(inst)),
         }
     }

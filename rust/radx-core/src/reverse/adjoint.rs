@@ -365,14 +365,37 @@ impl<'e> RevGen<'e> {
                 let (p, v) = (ir::operand(i, 0), ir::operand(i, 1));
                 use llvm_sys::LLVMAtomicRMWBinOp::*;
                 let kind = unsafe { LLVMGetAtomicRMWBinOp(i) };
+                if self.activity.is_active(p) {
+                    crate::analysis::memory::refuse_integer_atomic_on_floats(self.primal, i)?;
+                }
                 if self.activity.is_active(p) && ir::contains_float(ir::type_of(v)) {
                     let sp = self.materialize(Need::Shadow(p), i)?;
                     let cur = aligned(self.rb.load(ir::type_of(v), sp), unsafe { LLVMGetAlignment(i) });
+                    // r = *p; *p = r ± v. Backwards: v takes ±p̄, and what p held before
+                    // gets r̄ besides the p̄ the update passed through.
+                    let old_value_adjoint = |g: &mut Self| {
+                        if g.activity.is_active(i) {
+                            let r = g.take_value(i);
+                            let sum = g.add_values(cur, r);
+                            aligned(g.rb.store(sum, sp), unsafe { LLVMGetAlignment(i) });
+                        }
+                    };
                     match kind {
-                        LLVMAtomicRMWBinOpFAdd => self.add_adjoint(v, cur),
+                        LLVMAtomicRMWBinOpFAdd => {
+                            self.add_adjoint(v, cur);
+                            old_value_adjoint(self);
+                        }
                         LLVMAtomicRMWBinOpFSub => {
                             let n = self.rb.fneg(cur);
-                            self.add_adjoint(v, n)
+                            self.add_adjoint(v, n);
+                            old_value_adjoint(self);
+                        }
+                        // r = *p; *p = v. Backwards: v takes p's adjoint, and p's, for the
+                        // value it held before, is the adjoint of r.
+                        LLVMAtomicRMWBinOpXchg => {
+                            self.add_adjoint(v, cur);
+                            let r = self.take_value(i);
+                            aligned(self.rb.store(r, sp), unsafe { LLVMGetAlignment(i) });
                         }
                         _ => {
                             return Err(Diagnostic::new(Code::NoRule, "no reverse-mode rule for this floating-point atomic operation").at(i));
