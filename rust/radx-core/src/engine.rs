@@ -113,9 +113,16 @@ impl Engine {
         if self.options.preopt {
             let t = std::time::Instant::now();
             ir::passes::run_function_passes(self.module, &copies, ir::passes::PREPARE_PIPELINE)?;
+            let loose: Vec<Value> = copies.iter().copied().filter(|&c| crate::analysis::exit_values::needs_indvars(c)).collect();
+            if !loose.is_empty() {
+                ir::passes::run_function_passes(self.module, &loose, ir::passes::INDVARS_PIPELINE)?;
+            }
             self.prepare_time += t.elapsed();
         }
         for &c in &copies {
+            if self.options.preopt {
+                crate::analysis::exit_values::rewrite_exit_values(c);
+            }
             crate::rules::reductions::expand_vector_reductions(c);
             crate::analysis::memory::retype_float_moves(c);
             if self.options.enabled("forward-stores") {

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod alignment_peel;
 pub mod cfg;
+pub mod exit_values;
 pub mod forwarding;
 pub mod gpu;
 pub mod lanes;

@@ -284,7 +284,7 @@ impl<'e> RevGen<'e> {
     /// one's (exact when it moves by one each iteration)?
     pub fn derives_other_inductions(&self, l: usize) -> bool {
         let lp = &self.cfg.loops[l];
-        self.engine.options.enabled("exit-value") && lp.exit_value.is_some() && lp.induction.map(|iv| iv.step.abs() == 1).unwrap_or(false)
+        self.engine.options.enabled("exit-value") && lp.exit_value.is_some() && lp.induction.is_some_and(|iv| iv.step != 0)
     }
 
     /// Frees of memory this function allocated wait until the reverse sweep is done

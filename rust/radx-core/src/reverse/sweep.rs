@@ -213,8 +213,14 @@ impl<'e> RevGen<'e> {
                 let ot = ir::type_of(other.phi);
                 let other_last = if derive {
                     let other_start = self.materialize(Need::Primal(other.start), term)?;
-                    let k = self.rb.int_cast(travelled, ot, true);
-                    let k = if iv.step < 0 { unsafe { LLVMBuildNeg(self.rb.raw(), k, NO_NAME) } } else { k };
+                    // Iterations done after the first: the distance travelled in steps (exact:
+                    // the exit test stopped the steering variable on its bound).
+                    let steps = match iv.step {
+                        1 => travelled,
+                        -1 => unsafe { LLVMBuildNeg(self.rb.raw(), travelled, NO_NAME) },
+                        s => unsafe { LLVMBuildExactSDiv(self.rb.raw(), travelled, LLVMConstInt(t, s as u64, 1), NO_NAME) },
+                    };
+                    let k = self.rb.int_cast(steps, ot, true);
                     let moved = unsafe { LLVMBuildMul(self.rb.raw(), k, LLVMConstInt(ot, other.step as u64, 1), NO_NAME) };
                     unsafe { LLVMBuildAdd(self.rb.raw(), other_start, moved, NO_NAME) }
                 } else {
