@@ -113,9 +113,9 @@ impl Engine {
         if self.options.preopt {
             let t = std::time::Instant::now();
             ir::passes::run_function_passes(self.module, &copies, ir::passes::PREPARE_PIPELINE)?;
-            let loose: Vec<Value> = copies.iter().copied().filter(|&c| crate::analysis::exit_values::needs_indvars(c)).collect();
-            if !loose.is_empty() {
-                ir::passes::run_function_passes(self.module, &loose, ir::passes::INDVARS_PIPELINE)?;
+            let needing_indvars: Vec<Value> = copies.iter().copied().filter(|&c| crate::analysis::exit_values::needs_indvars(c)).collect();
+            if !needing_indvars.is_empty() {
+                ir::passes::run_function_passes(self.module, &needing_indvars, ir::passes::INDVARS_PIPELINE)?;
             }
             self.prepare_time += t.elapsed();
         }
