@@ -119,7 +119,12 @@ pub type Result<T> = std::result::Result<T, Diagnostic>;
 
 /// A value as a message quotes it: LLVM's text without metadata, cut at 80 characters.
 pub fn short(v: Value) -> String {
-    let s = without_attachments(&ir::value_to_string(v)).to_string();
+    short_text(&ir::value_to_string(v))
+}
+
+/// `short` of a value already printed (see `ir::instruction_texts`).
+pub fn short_text(printed: &str) -> String {
+    let s = without_attachments(printed).to_string();
     if s.chars().count() > 80 {
         format!("{}...", s.chars().take(80).collect::<String>())
     } else {

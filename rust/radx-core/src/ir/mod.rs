@@ -139,6 +139,26 @@ pub fn value_to_string(v: Value) -> String {
     }
 }
 
+/// Every instruction of `f` as `value_to_string` would print it, from one printing of the
+/// whole function: printing a single instruction numbers all of its function's values first,
+/// so describing many instructions one at a time costs time quadratic in the function's size.
+/// Empty when the printed lines cannot be matched to the instructions one for one.
+pub fn instruction_texts(f: Value) -> std::collections::HashMap<Value, String> {
+    let text = value_to_string(f);
+    let insts = all_instructions(f);
+    // Instructions are the indented lines of the body; LLVM 19 also indents its debug records.
+    let lines: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.trim_end().ends_with('{'))
+        .skip(1)
+        .filter(|l| l.starts_with("  ") && !l.trim_start().starts_with("#dbg_") && !l.trim_start().starts_with(';'))
+        .collect();
+    if lines.len() != insts.len() {
+        return Default::default();
+    }
+    insts.into_iter().zip(lines).map(|(i, l)| (i, l.trim().to_string())).collect()
+}
+
 pub fn name_of(v: Value) -> String {
     unsafe {
         let mut len = 0usize;
@@ -706,6 +726,22 @@ pub fn remove_fn_attr(f: Value, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instructions_printed_together_read_as_printed_alone() {
+        let ctx = inkwell::context::Context::create();
+        // unnamed values, a label with a preds comment, metadata attachments and a call with
+        // a debug location: what a clang -g function shows
+        let text = "define double @f(ptr %p, i64 %n) !dbg !4 {\nentry:\n  br label %0\n0:\n  %1 = phi i64 [ 0, %entry ], [ %5, %0 ]\n  %2 = getelementptr double, ptr %p, i64 %1\n  %3 = load double, ptr %2, align 8, !tbaa !8\n  call void @llvm.dbg.value(metadata double %3, metadata !7, metadata !DIExpression()), !dbg !6\n  %4 = fmul double %3, %3, !dbg !6\n  store double %4, ptr %2, align 8\n  %5 = add nuw i64 %1, 1\n  %6 = icmp eq i64 %5, %n\n  br i1 %6, label %done, label %0\ndone:\n  ret double %4\n}\ndeclare void @llvm.dbg.value(metadata, metadata, metadata)\n!llvm.module.flags = !{!0, !1}\n!llvm.dbg.cu = !{!2}\n!0 = !{i32 2, !\"Debug Info Version\", i32 3}\n!1 = !{i32 7, !\"Dwarf Version\", i32 5}\n!2 = distinct !DICompileUnit(language: DW_LANG_C11, file: !3, emissionKind: FullDebug)\n!3 = !DIFile(filename: \"f.c\", directory: \"/\")\n!4 = distinct !DISubprogram(name: \"f\", scope: !3, file: !3, line: 1, type: !5, unit: !2, spFlags: DISPFlagDefinition)\n!5 = !DISubroutineType(types: !{})\n!6 = !DILocation(line: 2, scope: !4)\n!7 = !DILocalVariable(name: \"x\", scope: !4, file: !3, line: 2, type: !9)\n!8 = !{!10, !10, i64 0}\n!10 = !{!\"double\", !11, i64 0}\n!11 = !{!\"omnipotent char\", !12, i64 0}\n!12 = !{!\"Simple C/C++ TBAA\"}\n!9 = !DIBasicType(name: \"double\", size: 64, encoding: DW_ATE_float)\n";
+        let m = parse_test_module(&ctx, text);
+        let f = functions(m.as_mut_ptr())[0];
+        let texts = instruction_texts(f);
+        let insts = all_instructions(f);
+        assert!(!texts.is_empty(), "the printed lines of @f match its instructions");
+        for i in insts {
+            assert_eq!(texts[&i], value_to_string(i));
+        }
+    }
 
     #[test]
     fn a_loop_marked_vectorized_names_itself_and_says_so() {
