@@ -85,6 +85,8 @@ fn parse_args(args: &[String]) -> Result<Option<OptArgs>, String> {
     if radx_core::cache::env_switch() == Some(false) {
         cache = None;
     }
+    // A cache entry keeps the --stats text for later runs that ask for it.
+    options.describe_tape = stats || cache.is_some();
     Ok(Some(OptArgs { input, output, stats, stats_json, options, json_diags, cache, repeat }))
 }
 
@@ -285,7 +287,7 @@ fn stats_text(report: &radx_core::Report) -> String {
                 "      tape: {} B per call{}{}",
                 t.bytes_per_call,
                 if loops.is_empty() { String::new() } else { format!(", {}", loops.join(", ")) },
-                if t.cached.is_empty() { ", nothing cached".to_string() } else { String::new() }
+                if t.cached_values == 0 { ", nothing cached".to_string() } else { String::new() }
             );
             if !t.sized_loops.is_empty() {
                 let _ = writeln!(s, "      sized on entry from the trip count: loop(s) {}", t.sized_loops.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "));

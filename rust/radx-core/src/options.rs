@@ -16,6 +16,9 @@ pub struct Options {
     /// Tape optimizations switched off, by name (see `OPTIMIZATIONS`), for measuring what
     /// each is worth. Defaults to the comma-separated list in `RADX_DISABLE`.
     pub disabled: Vec<String>,
+    /// Describe each cached value in the tape statistics (`TapeStats::cached`). Off unless a
+    /// person will read them (`radx opt --stats`): describing prints the function.
+    pub describe_tape: bool,
 }
 
 /// The reverse-mode tape optimizations that can be switched off one by one.
@@ -55,6 +58,6 @@ impl Default for Options {
         let disabled = std::env::var("RADX_DISABLE")
             .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
             .unwrap_or_default();
-        Options { preopt: true, postopt: true, gpu_tape_bytes: 4096, disabled }
+        Options { preopt: true, postopt: true, gpu_tape_bytes: 4096, disabled, describe_tape: false }
     }
 }

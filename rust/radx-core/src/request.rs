@@ -78,7 +78,9 @@ pub struct TapeStats {
     pub bytes_per_call: u64,
     /// Bytes pushed per iteration of each loop, by loop header name.
     pub bytes_per_iteration: Vec<(String, u64)>,
-    /// What is cached, as `value (block)`.
+    /// How many values are cached.
+    pub cached_values: usize,
+    /// What is cached, as `value (block)`; empty unless `Options::describe_tape`.
     pub cached: Vec<String>,
     /// Loops whose tape is reserved on entry from their trip count (by header).
     pub sized_loops: Vec<String>,

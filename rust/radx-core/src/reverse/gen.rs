@@ -612,7 +612,8 @@ impl<'e> RevGen<'e> {
     pub(super) fn tape_stats(&self) -> TapeStats {
         let mut st = TapeStats::default();
         let mut per_loop: HashMap<usize, u64> = HashMap::new();
-        let texts = ir::instruction_texts(self.primal);
+        let describing = self.engine.options.describe_tape;
+        let texts = if describing { ir::instruction_texts(self.primal) } else { Default::default() };
         let describe = |v: Value| texts.get(&v).map(|t| crate::diag::short_text(t)).unwrap_or_else(|| short(v));
         for b in 0..self.cfg.blocks.len() {
             let mut types: Vec<ir::Type> = self.caches[b].iter().map(|n| ir::type_of(match n { Need::Primal(v) | Need::Shadow(v) | Need::CallTape(v) => *v })).collect();
@@ -626,7 +627,10 @@ impl<'e> RevGen<'e> {
                     Need::Shadow(v) => ("shadow of ", *v),
                     Need::CallTape(v) => ("tape of ", *v),
                 };
-                st.cached.push(format!("{what}{} (block {})", describe(v), self.block_label(b)));
+                st.cached_values += 1;
+                if describing {
+                    st.cached.push(format!("{what}{} (block {})", describe(v), self.block_label(b)));
+                }
             }
             if self.pred_phis.contains_key(&b) {
                 types.push(self.fb.i32_type());
