@@ -224,17 +224,16 @@ pub fn main(raw: &[String], cxx_driver: bool) -> i32 {
             }
             bc.to_string_lossy().into_owned()
         };
-        let cache = if radx_core::cache::env_switch() == Some(true) { radx_core::cache::Cache::from_env() } else { None };
         let a = OptArgs {
             input: input_bc,
             output: out.to_string_lossy().into_owned(),
             stats,
             stats_json: None,
             // clang optimizes the derivatives at the user's level when it compiles them.
-            options: Options { postopt: false, describe_tape: stats || cache.is_some(), ..options.clone() },
+            options: Options { postopt: false, ..options.clone() },
             json_diags: false,
             // Rebuilds of an unchanged file (make, CMake) reuse the derivative when asked.
-            cache,
+            cache: if radx_core::cache::env_switch() == Some(true) { radx_core::cache::Cache::from_env() } else { None },
             repeat: 1,
         };
         if stats {

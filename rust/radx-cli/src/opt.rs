@@ -85,8 +85,6 @@ fn parse_args(args: &[String]) -> Result<Option<OptArgs>, String> {
     if radx_core::cache::env_switch() == Some(false) {
         cache = None;
     }
-    // A cache entry keeps the --stats text for later runs that ask for it.
-    options.describe_tape = stats || cache.is_some();
     Ok(Some(OptArgs { input, output, stats, stats_json, options, json_diags, cache, repeat }))
 }
 
@@ -226,7 +224,9 @@ fn transform(a: &OptArgs, input: Option<&[u8]>) -> Result<(radx_core::Report, Ve
     if let Err(e) = m.verify() {
         return Err(vec![Diagnostic::new(Code::MalformedInput, format!("`{}` is not a valid module: {}", a.input, e.to_string().trim()))]);
     }
-    let report = radx_core::lower_module(m.as_mut_ptr(), &a.options)?;
+    // A cache entry keeps the --stats text for later runs that ask for it.
+    let options = Options { describe_tape: a.stats || a.cache.is_some(), ..a.options.clone() };
+    let report = radx_core::lower_module(m.as_mut_ptr(), &options)?;
     let output = module_bytes(&m, &a.output);
     Ok((report, output))
 }
