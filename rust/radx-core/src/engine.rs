@@ -14,7 +14,7 @@ use crate::request::{ForwardRequest, GeneratedFunction, ReverseFunctions, Revers
 use crate::signature::{derivative_signature, signatures};
 use llvm_sys::core::*;
 use llvm_sys::prelude::LLVMModuleRef;
-use std::collections::{HashMap, HashSet};
+use crate::collections::{HashMap, HashSet};
 
 pub struct Engine {
     pub module: LLVMModuleRef,
@@ -47,16 +47,16 @@ impl Engine {
             debug_records,
             module,
             options,
-            prepared: HashMap::new(),
-            forward_cache: HashMap::new(),
-            reverse_cache: HashMap::new(),
-            result_active_memo: HashMap::new(),
-            result_active_in_progress: HashSet::new(),
+            prepared: HashMap::default(),
+            forward_cache: HashMap::default(),
+            reverse_cache: HashMap::default(),
+            result_active_memo: HashMap::default(),
+            result_active_in_progress: HashSet::default(),
             generated: Vec::new(),
-            global_shadows: HashMap::new(),
+            global_shadows: HashMap::default(),
             prepare_time: std::time::Duration::ZERO,
             reassoc_adds: Default::default(),
-            custom_rules: HashSet::new(),
+            custom_rules: HashSet::default(),
         }
     }
 
@@ -74,7 +74,7 @@ impl Engine {
         // body has a compiler-made name the user never wrote.
         let mut todo = vec![(original, original)];
         let mut fresh = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some((f, owner)) = todo.pop() {
             if self.prepared.contains_key(&f) || ir::is_declaration(f) || !seen.insert(f) {
                 continue;
@@ -248,7 +248,7 @@ impl Engine {
     /// Inlines, into the fresh copies, the calls `pick(engine, call, callee)` chooses among
     /// those of functions with a prepared copy (`copy_of`): the copy is what gets inlined.
     fn inline_chosen_calls(&mut self, fresh: &[(Value, Value)], copy_of: &HashMap<Value, Value>, pick: impl Fn(&Engine, Value, Value) -> bool) -> Result<()> {
-        let mut chosen = HashSet::new();
+        let mut chosen = HashSet::default();
         for &(_, c) in fresh {
             for i in ir::all_instructions(c) {
                 if ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMCall) {
@@ -424,7 +424,7 @@ const INLINE_LIMIT: usize = 150;
 
 /// Can `f` call itself, directly or through other defined functions?
 fn reaches_itself(f: Value) -> bool {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut todo = vec![f];
     while let Some(g) = todo.pop() {
         for i in ir::all_instructions(g) {

@@ -18,6 +18,7 @@ pub mod abi;
 pub mod analysis;
 pub mod cache;
 pub mod check;
+pub mod collections;
 pub mod diag;
 pub mod engine;
 pub mod forward;

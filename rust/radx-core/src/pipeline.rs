@@ -61,7 +61,7 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     let mut diags = Vec::new();
     let before = Snapshot::take(module);
     let (calls, higher_order) = order_inner_first(crate::abi::magic_calls(module));
-    let callers: Vec<Value> = calls.iter().map(|(c, _)| ir::parent_function(*c)).collect::<std::collections::HashSet<_>>().into_iter().collect();
+    let callers: Vec<Value> = calls.iter().map(|(c, _)| ir::parent_function(*c)).collect::<crate::collections::HashSet<_>>().into_iter().collect();
     if higher_order {
         // An outer derivative differentiates the inner ones, tape code included: a tape
         // buffer handed over through a thread-local spare would have no shadow there.
@@ -84,7 +84,7 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
     engine.finish();
     if !diags.is_empty() {
         // Several requests can reach the same unsupported instruction: say it once.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = crate::collections::HashSet::default();
         diags.retain(|d| seen.insert(d.to_string()));
         return Err(diags);
     }
@@ -107,9 +107,9 @@ pub fn lower_module(module: LLVMModuleRef, options: &Options) -> std::result::Re
 /// need the inner call lowered first, so the outer derivative differentiates real code.
 /// Also says whether there is any such outer request.
 fn order_inner_first(calls: Vec<(Value, crate::abi::MagicKind)>) -> (Vec<(Value, crate::abi::MagicKind)>, bool) {
-    use std::collections::{HashMap, HashSet};
+    use crate::collections::{HashMap, HashSet};
     let callers: HashSet<Value> = calls.iter().map(|(c, _)| ir::parent_function(*c)).collect();
-    let mut reach_memo: HashMap<Value, bool> = HashMap::new();
+    let mut reach_memo: HashMap<Value, bool> = HashMap::default();
     // Does the target's call graph contain a function that makes magic calls?
     fn reaches(f: Value, callers: &HashSet<Value>, seen: &mut HashSet<Value>) -> bool {
         if callers.contains(&f) {
@@ -130,7 +130,7 @@ fn order_inner_first(calls: Vec<(Value, crate::abi::MagicKind)>) -> (Vec<(Value,
     let mut outer = Vec::new();
     let mut inner = Vec::new();
     for (c, k) in calls {
-        let is_outer = target(c).map(|f| *reach_memo.entry(f).or_insert_with(|| reaches(f, &callers, &mut HashSet::new()))).unwrap_or(false);
+        let is_outer = target(c).map(|f| *reach_memo.entry(f).or_insert_with(|| reaches(f, &callers, &mut HashSet::default()))).unwrap_or(false);
         if is_outer {
             outer.push((c, k));
         } else {
@@ -149,7 +149,7 @@ fn function_named(module: LLVMModuleRef, name: &str) -> Option<Value> {
 
 /// Marker globals are declared but never defined: every use must go or the link fails.
 fn remove_dead_markers(module: LLVMModuleRef, loads: Vec<Value>) {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::collections::HashSet::default();
     for l in loads {
         if seen.insert(l) && !ir::has_uses(l) {
             ir::delete_instruction(l);

@@ -14,7 +14,7 @@
 use crate::ir::{self, Value};
 use crate::rules::{self, memory, structural};
 use llvm_sys::LLVMOpcode::*;
-use std::collections::HashSet;
+use crate::collections::HashSet;
 
 pub struct Activity {
     active: HashSet<Value>,
@@ -40,7 +40,7 @@ pub fn allocation_needs_shadow(t: ir::Type) -> bool {
 /// an active value when called with those arguments active (the caller's analysis needs
 /// the callee's; the engine memoises it).
 pub fn analyze(f: Value, active_args: &[bool], active_globals: &[Value], callee_result_active: &mut dyn FnMut(Value, &[bool]) -> bool) -> Activity {
-    let mut active = HashSet::new();
+    let mut active = HashSet::default();
     for (p, &a) in ir::params(f).into_iter().zip(active_args) {
         if a {
             active.insert(p);

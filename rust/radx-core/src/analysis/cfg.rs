@@ -3,7 +3,7 @@
 
 use crate::ir::{self, Block, Value};
 use llvm_sys::LLVMOpcode;
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 pub struct Cfg {
     /// Reachable blocks in reverse post-order; indices below refer to this order.
@@ -170,7 +170,7 @@ impl Cfg {
 
     fn find_loops(&mut self) {
         let n = self.blocks.len();
-        let mut by_header: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut by_header: HashMap<usize, Vec<usize>> = HashMap::default();
         for b in 0..n {
             for &s in &self.succs[b] {
                 if self.dominates(s, b) {

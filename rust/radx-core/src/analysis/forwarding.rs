@@ -34,7 +34,7 @@ use super::memory::{self, MemoryFacts, Object};
 use crate::ir::{self, Value};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::{self, *};
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 /// Largest stored-value tree copied to a read (instructions).
 const MAX_TREE: usize = 24;
@@ -83,7 +83,7 @@ struct Rewrite {
 pub fn forward_scratch_stores(f: Value) -> usize {
     let cfg = Cfg::new(f);
     let facts = MemoryFacts::new(f);
-    let mut fills: HashMap<Value, Option<Fill>> = HashMap::new();
+    let mut fills: HashMap<Value, Option<Fill>> = HashMap::default();
     let mut rewrites = Vec::new();
     for load in ir::all_instructions(f) {
         if ir::opcode(load) != Some(LLVMLoad) || unsafe { LLVMGetVolatile(load) } != 0 {
@@ -105,7 +105,7 @@ pub fn forward_scratch_stores(f: Value) -> usize {
             let t = ir::type_of(r.index);
             unsafe { LLVMBuildAdd(b.raw(), r.index, LLVMConstInt(t, r.delta as u64, 1), b"\0".as_ptr() as *const _) }
         };
-        let mut map: HashMap<Value, Value> = HashMap::new();
+        let mut map: HashMap<Value, Value> = HashMap::default();
         map.insert(r.iv, index);
         // `tree` lists operands before their users.
         for &i in &r.tree {
@@ -350,7 +350,7 @@ fn array_index(p: Value) -> Option<(Value, Value, i64, ir::Type)> {
 fn uses_through_addresses(obj: Value) -> Vec<(Value, Value)> {
     let mut out = Vec::new();
     let mut todo = vec![obj];
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::collections::HashSet::default();
     while let Some(p) = todo.pop() {
         if !seen.insert(p) {
             continue;
@@ -402,7 +402,7 @@ fn drop_unread_stores(obj: Value) {
         dead.extend([ir::operand(s, 0), ir::operand(s, 1)]);
         ir::delete_instruction(s);
     }
-    let mut deleted = std::collections::HashSet::new();
+    let mut deleted = crate::collections::HashSet::default();
     while let Some(v) = dead.pop() {
         if deleted.contains(&v) || !ir::is_instruction(v) || ir::has_uses(v) || v == obj {
             continue;

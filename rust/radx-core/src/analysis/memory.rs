@@ -5,7 +5,7 @@
 use crate::ir::{self, Type, Value};
 use crate::rules::{self, memory};
 use llvm_sys::LLVMOpcode::*;
-use std::collections::{HashMap, HashSet};
+use crate::collections::{HashMap, HashSet};
 
 /// What a pointer points into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,12 +62,12 @@ pub struct MemoryFacts {
     /// write anything.
     writes: Vec<(Object, Value)>,
     /// Blocks reachable from each block's end (through at least one edge).
-    reach: HashMap<ir::Block, HashSet<ir::Block>>,
+    reach: Reachability,
 }
 
 impl MemoryFacts {
     pub fn new(f: Value) -> MemoryFacts {
-        Self::with_prepared_callees(f, &HashMap::new())
+        Self::with_prepared_callees(f, &HashMap::default())
     }
 
     /// `new`, reading each defined callee in its prepared copy (`prepared`: original to
@@ -75,7 +75,7 @@ impl MemoryFacts {
     /// what it writes through them is only visible after preparation.
     pub fn with_prepared_callees(f: Value, prepared: &HashMap<Value, Value>) -> MemoryFacts {
         let mut writes = Vec::new();
-        let mut summaries = HashMap::new();
+        let mut summaries = HashMap::default();
         for i in ir::all_instructions(f) {
             match ir::opcode(i) {
                 Some(LLVMStore) => writes.push((object_of(ir::operand(i, 1)), i)),
@@ -87,7 +87,7 @@ impl MemoryFacts {
                 _ => {}
             }
         }
-        MemoryFacts { writes, reach: reachability(f) }
+        MemoryFacts { writes, reach: Reachability::of(f) }
     }
 
     /// May the memory `load` reads change after the load, within the function? Only
@@ -102,7 +102,7 @@ impl MemoryFacts {
     /// Can instruction `later` execute after `earlier` (in block `eb`)?
     fn can_follow(&self, eb: ir::Block, earlier: Value, later: Value) -> bool {
         let lb = ir::parent_block(later);
-        if self.reach.get(&eb).map(|r| r.contains(&lb)).unwrap_or(true) {
+        if self.reach.reaches(eb, lb).unwrap_or(true) {
             return true;
         }
         // Same block, no cycle through it: only what comes after in the block.
@@ -197,20 +197,50 @@ fn callee_writes(f: Value, prepared: &HashMap<Value, Value>, summaries: &mut Has
     result
 }
 
-fn reachability(f: Value) -> HashMap<ir::Block, HashSet<ir::Block>> {
-    let blocks = ir::blocks(f);
-    let mut out = HashMap::new();
-    for &b in &blocks {
-        let mut seen = HashSet::new();
-        let mut stack = ir::successors(b);
-        while let Some(x) = stack.pop() {
-            if seen.insert(x) {
-                stack.extend(ir::successors(x));
+/// Which blocks each block's end reaches (through at least one edge), as one bit row per
+/// block: a set of blocks per block made this analysis quadratic in hashing on functions
+/// of a few hundred blocks (GMM's gradient), where a bit row costs a few words.
+struct Reachability {
+    index: HashMap<ir::Block, usize>,
+    words: usize,
+    rows: Vec<u64>,
+}
+
+impl Reachability {
+    fn of(f: Value) -> Reachability {
+        let blocks = ir::blocks(f);
+        let index: HashMap<ir::Block, usize> = blocks.iter().enumerate().map(|(i, b)| (*b, i)).collect();
+        let words = blocks.len().div_ceil(64);
+        let succs: Vec<Vec<usize>> = blocks.iter().map(|b| ir::successors(*b).iter().filter_map(|s| index.get(s).copied()).collect()).collect();
+        let mut rows = vec![0u64; blocks.len() * words];
+        // A fixed point of reach(b) = the union over successors s of {s} and reach(s);
+        // visiting blocks from last to first settles acyclic code in one round.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for b in (0..blocks.len()).rev() {
+                for &s in &succs[b] {
+                    let mut grew = rows[b * words + s / 64] & (1 << (s % 64)) == 0;
+                    rows[b * words + s / 64] |= 1 << (s % 64);
+                    for w in 0..words {
+                        let add = rows[s * words + w] & !rows[b * words + w];
+                        if add != 0 {
+                            rows[b * words + w] |= add;
+                            grew = true;
+                        }
+                    }
+                    changed |= grew;
+                }
             }
         }
-        out.insert(b, seen);
+        Reachability { index, words, rows }
     }
-    out
+
+    /// Does the end of `from` reach `to`? `None` for blocks of another function.
+    fn reaches(&self, from: ir::Block, to: ir::Block) -> Option<bool> {
+        let (f, t) = (*self.index.get(&from)?, *self.index.get(&to)?);
+        Some(self.rows[f * self.words + t / 64] & (1 << (t % 64)) != 0)
+    }
 }
 
 /// What the memory behind `ptrs` holds, judged from every load and store of `f` that
@@ -314,7 +344,7 @@ fn callee_memory_types(f: Value, objs: &[Value], out: &mut MemoryTypes, seen: &m
 /// realloc, is one object for the question of what it holds).
 pub fn underlying_objects(p: Value) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut todo = vec![p];
     while let Some(v) = todo.pop() {
         let o = ir::underlying_object(v);

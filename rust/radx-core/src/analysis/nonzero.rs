@@ -10,7 +10,7 @@ use crate::ir::{self, Value};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
 use llvm_sys::LLVMTypeKind;
-use std::collections::HashSet;
+use crate::collections::HashSet;
 
 /// `v` is a scalar float that is never zero, infinite or NaN.
 pub fn is_nonzero_finite(v: Value) -> bool {
@@ -40,7 +40,7 @@ pub fn is_nonzero_finite(v: Value) -> bool {
 
 /// `v` is a scalar integer that is never zero.
 pub fn is_nonzero_int(v: Value) -> bool {
-    nonzero_int(v, &mut HashSet::new(), 0)
+    nonzero_int(v, &mut HashSet::default(), 0)
 }
 
 const MAX_DEPTH: u32 = 8;

@@ -12,14 +12,14 @@ use super::activity::Activity;
 use crate::ir::{self, Value};
 use crate::rules::{self, memory, structural};
 use llvm_sys::LLVMOpcode::{self, *};
-use std::collections::HashSet;
+use crate::collections::HashSet;
 
 /// Active values whose adjoint is always zero, given whether the function's return value
 /// is seeded.
 pub fn dead_adjoints(f: Value, activity: &Activity, return_active: bool) -> HashSet<Value> {
     let insts = ir::all_instructions(f);
     let candidate = |v: Value| ir::is_instruction(v) && activity.is_active(v) && may_drop_adjoint(v);
-    let mut useful: HashSet<Value> = HashSet::new();
+    let mut useful: HashSet<Value> = HashSet::default();
     let mut work: Vec<Value> = Vec::new();
     for &u in &insts {
         if candidate(u) {

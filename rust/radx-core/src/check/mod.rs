@@ -25,7 +25,7 @@ use crate::ir::{self, builder::Builder, clone, Type, Value};
 use llvm_sys::core::*;
 use llvm_sys::prelude::LLVMModuleRef;
 use llvm_sys::LLVMOpcode;
-use std::collections::HashMap;
+use crate::collections::HashMap;
 use std::fmt::Write;
 
 /// The checker runtime, compiled into the checked program with the thunks.
@@ -95,7 +95,7 @@ pub fn instrument(module: LLVMModuleRef, coverage: Coverage) -> Result<Plan> {
     let b = Builder::new(module);
     let mut requests = Vec::new();
     let mut sites: Vec<String> = Vec::new();
-    let mut probes: HashMap<Value, Value> = HashMap::new();
+    let mut probes: HashMap<Value, Value> = HashMap::default();
     // A function with a custom rule is called as it is from the probe: its derivative in
     // the probe's forward run is then the rule's, which the bisection is there to test.
     for f in custom_rule_targets(module) {

@@ -15,7 +15,7 @@ use crate::rules::{self, structural, Rule};
 use crate::signature::derivative_signature;
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::{self, *};
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 impl Engine {
     /// The forward derivative for `req`, generated on first use.
@@ -84,7 +84,7 @@ pub(crate) struct ForwardFn<'e> {
 impl<'e> ForwardFn<'e> {
     fn new(engine: &'e mut Engine, req: &ForwardRequest, primal: Value, func: Value, activity: Activity) -> ForwardFn<'e> {
         let b = Builder::new(engine.module);
-        ForwardFn { engine, req: req.clone(), primal, func, activity, b, map: HashMap::new(), shadows: HashMap::new(), phis: Vec::new() }
+        ForwardFn { engine, req: req.clone(), primal, func, activity, b, map: HashMap::default(), shadows: HashMap::default(), phis: Vec::new() }
     }
 
     pub fn width(&self) -> usize {

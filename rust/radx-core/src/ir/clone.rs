@@ -1,7 +1,7 @@
 //! Copying functions and instructions with a value map (the C API has no cloner).
 
 use super::*;
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 pub type ValueMap = HashMap<Value, Value>;
 
@@ -100,7 +100,7 @@ pub fn align_to_cache_line(f: Value) {
 /// Clones the body of `src` into `dst` (same signature). Unreachable blocks and debug
 /// intrinsics are dropped. Returns the value map from `src` values to `dst` values.
 pub fn clone_body(src: Value, dst: Value, keep_debug_locs: bool) -> ValueMap {
-    let mut map = ValueMap::new();
+    let mut map = ValueMap::default();
     for (a, b) in params(src).into_iter().zip(params(dst)) {
         map.insert(a, b);
         set_name(b, &name_of(a));

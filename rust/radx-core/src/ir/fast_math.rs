@@ -5,7 +5,7 @@
 
 use super::builder::Builder;
 use super::*;
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 #[derive(Default)]
 pub struct ReassocAdds {

@@ -143,7 +143,7 @@ pub fn value_to_string(v: Value) -> String {
 /// whole function: printing a single instruction numbers all of its function's values first,
 /// so describing many instructions one at a time costs time quadratic in the function's size.
 /// Empty when the printed lines cannot be matched to the instructions one for one.
-pub fn instruction_texts(f: Value) -> std::collections::HashMap<Value, String> {
+pub fn instruction_texts(f: Value) -> crate::collections::HashMap<Value, String> {
     let text = value_to_string(f);
     let insts = all_instructions(f);
     // Instructions are the indented lines of the body; LLVM 19 also indents its debug records.
@@ -335,7 +335,7 @@ pub fn entry_block(f: Value) -> Block {
 /// Blocks reachable from the entry, in reverse post-order: every block comes after its
 /// dominators, so operands are generated before their uses (phis excepted).
 pub fn reverse_post_order(f: Value) -> Vec<Block> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::collections::HashSet::default();
     let mut post = Vec::new();
     let entry = entry_block(f);
     let mut stack: Vec<(Block, usize)> = vec![(entry, 0)];

@@ -118,7 +118,7 @@ pub fn verify_module(module: LLVMModuleRef) -> Result<()> {
 
 /// The functions of a module before RadX changes it, so that what is new afterwards (the
 /// derivatives and their helpers) is known without looking at anything else.
-pub struct Snapshot(std::collections::HashMap<Value, String>);
+pub struct Snapshot(crate::collections::HashMap<Value, String>);
 
 impl Snapshot {
     pub fn take(module: LLVMModuleRef) -> Snapshot {

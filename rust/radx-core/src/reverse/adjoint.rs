@@ -13,7 +13,7 @@ use crate::rules::{self, memory, Rule};
 use crate::signature::{signatures, unpack};
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 const NO_NAME: *const std::os::raw::c_char = b"\0".as_ptr() as *const _;
 
@@ -479,7 +479,7 @@ impl<'e> RevGen<'e> {
         }
         let d = self.take_value(i);
         let ty = ir::type_of(i);
-        let mut env: HashMap<String, Value> = HashMap::new();
+        let mut env: HashMap<String, Value> = HashMap::default();
         // The reverse sweep's copy of a primal value is as nonzero as the primal.
         let mut nonzero_copies: Vec<Value> = Vec::new();
         for (v, n) in self.rule_reads(i, rule, args) {

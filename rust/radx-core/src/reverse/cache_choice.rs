@@ -13,7 +13,7 @@ use super::need::{cheap_float, cheap_integer_or_address, is_block_or_metadata, r
 use crate::analysis::min_cut::VertexCut;
 use crate::ir::{self, Value};
 use llvm_sys::LLVMOpcode::*;
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -48,7 +48,7 @@ impl<'e> RevGen<'e> {
             }
         }
 
-        let mut index: HashMap<Value, usize> = HashMap::new();
+        let mut index: HashMap<Value, usize> = HashMap::default();
         let mut nodes: Vec<(Value, Role)> = Vec::new();
         let mut edges: Vec<(usize, usize)> = Vec::new();
         let mut work: Vec<Value> = needed.clone();

@@ -17,7 +17,7 @@ use crate::rules::{self, memory};
 use crate::signature::signatures;
 use llvm_sys::core::*;
 use llvm_sys::LLVMOpcode::*;
-use std::collections::{HashMap, HashSet};
+use crate::collections::{HashMap, HashSet};
 
 pub struct RevGen<'e> {
     pub engine: &'e mut Engine,
@@ -135,50 +135,50 @@ pub fn generate(engine: &mut Engine, req: &ReverseRequest) -> Result<ReverseFunc
         primal: prepared,
         activity,
         memory,
-        strategies: HashMap::new(),
+        strategies: HashMap::default(),
         caches: vec![Vec::new(); n],
-        deferred_frees: HashMap::new(),
-        deferred_free_calls: HashSet::new(),
-        merged_shadows: HashSet::new(),
+        deferred_frees: HashMap::default(),
+        deferred_free_calls: HashSet::default(),
+        merged_shadows: HashSet::default(),
         fwd: fns.forward,
         rev: fns.reverse,
         fb: Builder::new(engine.module),
         rb: Builder::new(engine.module),
-        fmap: HashMap::new(),
-        fshadow: HashMap::new(),
-        ftape: HashMap::new(),
-        rev_params: HashMap::new(),
-        rev_param_shadows: HashMap::new(),
+        fmap: HashMap::default(),
+        fshadow: HashMap::default(),
+        ftape: HashMap::default(),
+        rev_params: HashMap::default(),
+        rev_param_shadows: HashMap::default(),
         fstate: std::ptr::null_mut(),
         rstate: std::ptr::null_mut(),
-        pred_phis: HashMap::new(),
+        pred_phis: HashMap::default(),
         fblocks: Vec::new(),
         rblocks: Vec::new(),
         fentry: std::ptr::null_mut(),
         rentry: std::ptr::null_mut(),
         rinit: std::ptr::null_mut(),
-        slots: HashMap::new(),
-        local_adjoints: HashMap::new(),
+        slots: HashMap::default(),
+        local_adjoints: HashMap::default(),
         local_adjoint_escaped: None,
-        memo: HashMap::new(),
-        rev_allocas: HashMap::new(),
+        memo: HashMap::default(),
+        rev_allocas: HashMap::default(),
         seed: None,
-        callees: HashMap::new(),
+        callees: HashMap::default(),
         exit_values: Vec::new(),
         exit_branches: Vec::new(),
         current: 0,
-        induction_slots: HashMap::new(),
-        recompute_in: HashSet::new(),
-        witnessed_joins: HashMap::new(),
-        free_memo: HashMap::new(),
-        iteration_cached: HashMap::new(),
-        iteration_carry: HashMap::new(),
-        hoisted: HashSet::new(),
+        induction_slots: HashMap::default(),
+        recompute_in: HashSet::default(),
+        witnessed_joins: HashMap::default(),
+        free_memo: HashMap::default(),
+        iteration_cached: HashMap::default(),
+        iteration_carry: HashMap::default(),
+        hoisted: HashSet::default(),
         sized_loops: Vec::new(),
-        hoisted_slots: HashMap::new(),
+        hoisted_slots: HashMap::default(),
         gpu: crate::rules::gpu::is_gpu_module(engine.module),
         uses_tape: true,
-        group_slots: HashMap::new(),
+        group_slots: HashMap::default(),
         readonly_loads: Vec::new(),
         exit_slot: None,
         cfg,
@@ -299,7 +299,7 @@ impl<'e> RevGen<'e> {
                     .map(|c| matches!(memory::allocator(&ir::name_of(c)), Some(memory::Alloc::Allocate { .. }) | Some(memory::Alloc::Reallocate)))
                     .unwrap_or(false)
         };
-        let (mut freed_in_place, mut reallocated) = (HashSet::new(), HashSet::new());
+        let (mut freed_in_place, mut reallocated) = (HashSet::default(), HashSet::default());
         for i in ir::all_instructions(self.primal) {
             if ir::opcode(i) != Some(LLVMCall) {
                 continue;
@@ -611,7 +611,7 @@ impl<'e> RevGen<'e> {
 
     pub(super) fn tape_stats(&self) -> TapeStats {
         let mut st = TapeStats::default();
-        let mut per_loop: HashMap<usize, u64> = HashMap::new();
+        let mut per_loop: HashMap<usize, u64> = HashMap::default();
         let describing = self.engine.options.describe_tape;
         let texts = if describing { ir::instruction_texts(self.primal) } else { Default::default() };
         let describe = |v: Value| texts.get(&v).map(|t| crate::diag::short_text(t)).unwrap_or_else(|| short(v));

@@ -6,7 +6,7 @@ use super::need::{cheap_float, cheap_integer_or_address, is_block_or_metadata, n
 use crate::analysis::activity::call_arg_is_active;
 use crate::ir::{self, Value};
 use crate::rules::{self, memory};
-use std::collections::HashMap;
+use crate::collections::HashMap;
 use llvm_sys::LLVMOpcode::*;
 
 impl<'e> RevGen<'e> {
@@ -297,7 +297,7 @@ impl<'e> RevGen<'e> {
                 continue;
             }
             let level: Vec<usize> = lp.body.iter().copied().filter(|&x| self.cfg.loop_of[x] == Some(l)).collect();
-            let mut sites: HashMap<Need, Vec<usize>> = HashMap::new();
+            let mut sites: HashMap<Need, Vec<usize>> = HashMap::default();
             for &x in &level {
                 for &n in &self.caches[x] {
                     sites.entry(n).or_default().push(x);

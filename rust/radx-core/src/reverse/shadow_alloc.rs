@@ -12,7 +12,7 @@ use super::gen::RevGen;
 use crate::ir::{self, builder::Builder, Value};
 use llvm_sys::core::*;
 use llvm_sys::LLVMIntPredicate::LLVMIntUGT;
-use std::collections::HashSet;
+use crate::collections::HashSet;
 
 const VIEW: &str = "radx.shadow.view";
 /// Allocators and the frees that match them; aligned and sized forms keep two blocks.

@@ -19,7 +19,7 @@ pub mod scalar;
 pub mod structural;
 
 use expr::{Expr, RuleSpec};
-use std::collections::HashMap;
+use crate::collections::HashMap;
 use std::sync::OnceLock;
 
 /// A rule ready for the generators.
@@ -77,7 +77,7 @@ struct Tables {
 fn tables() -> &'static Tables {
     static T: OnceLock<Tables> = OnceLock::new();
     T.get_or_init(|| {
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::default();
         for s in scalar::RULES.iter().chain(math::RULES.iter()) {
             let prev = by_name.insert(s.name, Rule::from_spec(s));
             assert!(prev.is_none(), "rule `{}` defined twice", s.name);
