@@ -3,6 +3,7 @@
 //! Floor: the top of the engine: it registers custom rules and lowers every magic call
 //! (`abi`), then verifies and cleans up what the generators made.
 
+use crate::analysis::promote_slots::promote_slots;
 use crate::abi::lower;
 use crate::diag::{Diagnostic, Result};
 use crate::engine::Engine;
@@ -25,6 +26,9 @@ pub fn verify_and_clean(module: LLVMModuleRef, before: &Snapshot, changed: &[Val
     timings.verify_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = std::time::Instant::now();
     if postopt && !generated.is_empty() {
+        for &f in generated {
+            promote_slots(f);
+        }
         run_function_passes(module, generated, cleanup_pipeline(generated))?;
     }
     timings.cleanup_ms = t.elapsed().as_secs_f64() * 1e3;

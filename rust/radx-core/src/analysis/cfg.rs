@@ -433,7 +433,9 @@ impl Loop {
     }
 }
 
-fn dominators(preds: &[Vec<usize>]) -> Vec<usize> {
+/// Immediate dominators of blocks numbered in reverse post-order (entry 0), given each
+/// block's predecessors (Cooper, Harvey and Kennedy's iteration).
+pub(crate) fn dominators(preds: &[Vec<usize>]) -> Vec<usize> {
     let n = preds.len();
     let mut idom = vec![usize::MAX; n];
     if n == 0 {

@@ -10,6 +10,7 @@ pub mod lanes;
 pub mod memory;
 pub mod min_cut;
 pub mod nonzero;
+pub mod promote_slots;
 pub mod shared;
 pub mod shifted_vector_loops;
 pub mod useful;

@@ -26,17 +26,20 @@ pub const PREPARE_PIPELINE: &str = "function(sroa,mem2reg,early-cse,instcombine,
 /// rewrites the exit tests into `==` on the trip count.
 pub const INDVARS_PIPELINE: &str = "function(loop(indvars),loop-simplify,lcssa)";
 
-/// Cleanup of generated functions: what is left of the sweeps' bookkeeping, not the
-/// algebra. The adjoints that cross blocks live in stack slots (mem2reg), the reverse sweep
-/// reloads values and zeroes it never reads again (early-cse, instsimplify, adce), and
-/// its edge blocks are often empty (simplifycfg). InstCombine's and DSE's further 15 % of
+/// Cleanup of generated functions, after `analysis::promote_slots` has made SSA values of
+/// their stack slots: what is left of the sweeps' bookkeeping, not the algebra. The
+/// reverse sweep reloads values and zeroes it never reads again (early-cse, which also
+/// simplifies every instruction it visits, so a separate instsimplify found 4 instructions
+/// more on GMM for 3 M instructions of work; adce), and its edge blocks are often empty
+/// (simplifycfg). mem2reg promotes what `promote_slots` leaves (slots with lifetime markers,
+/// say), and costs nothing where nothing is left. InstCombine's and DSE's further 15 % of
 /// instructions cost four times as much as all of this, and every consumer of the result
 /// (clang at the user's -O, Julia's pipeline, `opt -O2`) runs them anyway.
-pub const CLEANUP_PIPELINE: &str = "function(mem2reg,instsimplify,early-cse,simplifycfg,adce)";
+pub const CLEANUP_PIPELINE: &str = "function(mem2reg,early-cse,simplifycfg,adce)";
 
 /// The same, first splitting aggregates into scalars: for generated functions that keep
 /// an array or struct on the stack (shadows of local arrays), which mem2reg cannot promote.
-pub const CLEANUP_PIPELINE_WITH_SROA: &str = "function(sroa,mem2reg,instsimplify,early-cse,simplifycfg,adce)";
+pub const CLEANUP_PIPELINE_WITH_SROA: &str = "function(sroa,mem2reg,early-cse,simplifycfg,adce)";
 
 /// The cleanup `funcs` need: SROA only where some stack slot is not a plain scalar.
 pub fn cleanup_pipeline(funcs: &[Value]) -> &'static str {
