@@ -125,3 +125,38 @@ fn concurrent_processes_share_one_cache() {
     let leftovers = std::fs::read_dir(&cache).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).count();
     assert_eq!(leftovers, 0);
 }
+
+/// A cache entry one process wrote must be what any other process would write: the
+/// transform may not depend on where the allocator put things. LSTM's gradient pushed two
+/// values of one iteration in an order sorted by address until the needs were ordered by
+/// their place in the function.
+#[test]
+fn the_derivative_does_not_depend_on_where_values_live() {
+    let dir = scratch("determinism");
+    let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches");
+    let bc = dir.join("lstm.bc");
+    let clang = radx_core::ir::llvm::tool("clang");
+    let st = Command::new(&clang)
+        .args(["-O2", "-fno-math-errno", "-c", "-emit-llvm", "-I"])
+        .arg(benches.join("common"))
+        .arg(benches.join("lstm/lstm.c"))
+        .arg("-o")
+        .arg(&bc)
+        .status()
+        .expect("clang runs");
+    assert!(st.success());
+    // `--repeat 3` writes the third transform of one process, made with the first two's
+    // memory freed: the same values at other addresses, in another order.
+    let outputs: Vec<Vec<u8>> = (0..6)
+        .map(|k| {
+            let out = dir.join(format!("run{k}.ll"));
+            let repeat = if k % 2 == 0 { "1" } else { "3" };
+            let o = Command::new(RADX).arg("opt").arg(&bc).arg("-o").arg(&out).arg("--repeat").arg(repeat).output().unwrap();
+            assert!(o.status.success(), "radx opt failed: {}", String::from_utf8_lossy(&o.stderr));
+            std::fs::read(&out).unwrap()
+        })
+        .collect();
+    for (k, o) in outputs.iter().enumerate().skip(1) {
+        assert!(o == &outputs[0], "run {k} wrote a different module from run 0");
+    }
+}

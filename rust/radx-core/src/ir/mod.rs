@@ -203,6 +203,26 @@ pub fn is_argument(v: Value) -> bool {
     unsafe { !LLVMIsAArgument(v).is_null() }
 }
 
+/// Where a value stands in its function's text: an argument by its number, an instruction
+/// by its place in its block (instructions before it). Not a key to look anything up by:
+/// it changes as instructions are added; an order for lists that must not depend on where
+/// the allocator put the values.
+pub fn position(v: Value) -> usize {
+    unsafe {
+        if is_argument(v) {
+            let f = LLVMGetParamParent(v);
+            return (0..LLVMCountParams(f)).position(|k| LLVMGetParam(f, k) == v).unwrap_or(0);
+        }
+        let mut k = 0;
+        let mut i = LLVMGetPreviousInstruction(v);
+        while !i.is_null() {
+            k += 1;
+            i = LLVMGetPreviousInstruction(i);
+        }
+        k
+    }
+}
+
 pub fn is_constant(v: Value) -> bool {
     unsafe { LLVMIsConstant(v) != 0 }
 }

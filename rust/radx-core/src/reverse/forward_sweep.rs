@@ -4,7 +4,7 @@
 //! reverse will need.
 
 use super::gen::RevGen;
-use super::need::{need_value, Need};
+use super::need::{need_value, program_order, Need};
 use super::tape;
 use crate::analysis::activity::call_arg_is_active;
 use crate::analysis::memory::memory_types;
@@ -169,7 +169,7 @@ impl<'e> RevGen<'e> {
             .filter(|(n, _)| matches!(n, Need::Primal(v) if ir::is_instruction(*v) && ir::parent_block(*v) == self.cfg.blocks[b]))
             .map(|(n, l)| (*n, *l))
             .collect();
-        defined.sort_by_key(|(n, _)| format!("{n:?}"));
+        defined.sort_by_cached_key(|(n, _)| program_order(&self.cfg, *n));
         for (n, l) in defined {
             let latch = self.cfg.loops[l].latches[0];
             if self.cfg.dominates(b, latch) {

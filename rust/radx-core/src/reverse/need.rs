@@ -5,6 +5,7 @@
 //! strategies; the planning (`plan.rs`, `cache_choice.rs`, `joins.rs`) decides them and
 //! the sweeps read them, so the types live below all of those.
 
+use crate::analysis::cfg::Cfg;
 use crate::ir::{self, Value};
 use crate::rules;
 use llvm_sys::LLVMOpcode::{self, *};
@@ -54,6 +55,28 @@ pub(super) fn reads_task_state(v: Value) -> bool {
 fn task_local(v: Value) -> bool {
     let Some(name) = ir::called_function(v).filter(|_| ir::opcode(v) == Some(LLVMCall)).map(ir::name_of) else { return false };
     rules::julia::julia_call(&name) == Some(rules::julia::JuliaCall::InactiveRecompute) || rules::gpu::gpu_call(&name) == Some(rules::gpu::GpuCall::Index)
+}
+
+/// An order of needs that follows the function's text (arguments, then instructions by block
+/// in reverse post-order and place in the block; primals before shadows before call tapes),
+/// for lists gathered from hash sets before they become code. Sorting such lists by the
+/// needs' debug text sorted them by address, so one module's derivative pushed its tape in a
+/// different order from run to run.
+pub(super) fn program_order(cfg: &Cfg, n: Need) -> (u8, usize, usize, String) {
+    let kind = match n {
+        Need::Primal(_) => 0,
+        Need::Shadow(_) => 1,
+        Need::CallTape(_) => 2,
+    };
+    let v = need_value(n);
+    if ir::is_argument(v) {
+        (kind, 0, ir::position(v), String::new())
+    } else if ir::is_instruction(v) {
+        let block = cfg.block_index(ir::parent_block(v)).map_or(usize::MAX, |b| b + 1);
+        (kind, block, ir::position(v), String::new())
+    } else {
+        (kind, usize::MAX, 0, ir::name_of(v))
+    }
 }
 
 pub fn need_value(n: Need) -> Value {

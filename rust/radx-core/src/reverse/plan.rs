@@ -2,7 +2,7 @@
 //! or cached on the tape by the block whose reverse needs it.
 
 use super::gen::RevGen;
-use super::need::{cheap_float, cheap_integer_or_address, is_block_or_metadata, need_value, reads_task_state, Need, Strategy};
+use super::need::{cheap_float, cheap_integer_or_address, is_block_or_metadata, need_value, program_order, reads_task_state, Need, Strategy};
 use crate::analysis::activity::call_arg_is_active;
 use crate::ir::{self, Value};
 use crate::rules::{self, memory};
@@ -313,7 +313,7 @@ impl<'e> RevGen<'e> {
                         && self.cfg.block_index(ir::parent_block(v)).map(|d| self.cfg.loop_of[d] == Some(l) && (self.cfg.dominates(d, latch) || matches!(n, Need::Primal(_)))).unwrap_or(false)
                 })
                 .collect();
-            merged.sort_by_key(|(n, _)| format!("{n:?}"));
+            merged.sort_by_cached_key(|(n, _)| program_order(&self.cfg, *n));
             for (n, xs) in merged {
                 for x in xs {
                     self.caches[x].retain(|m| *m != n);

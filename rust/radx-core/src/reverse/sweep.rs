@@ -4,7 +4,7 @@
 
 use super::adjoint::free_type;
 use super::gen::RevGen;
-use super::need::Need;
+use super::need::{program_order, Need};
 use super::tape;
 use crate::diag::Result;
 use crate::ir::{self, Type, Value};
@@ -231,7 +231,7 @@ impl<'e> RevGen<'e> {
             }
         }
         let mut hoisted: Vec<(Need, usize)> = self.hoisted.iter().copied().filter(|(_, l)| self.cfg.loops[*l].exits.contains(&b)).collect();
-        hoisted.sort_by_key(|(n, l)| (*l, format!("{n:?}")));
+        hoisted.sort_by_cached_key(|(n, l)| (*l, program_order(&self.cfg, *n)));
         for (n, l) in hoisted {
             let v = self.materialize(n, term)?;
             let slot = self.hoisted_slot(n, l, ir::type_of(v));
