@@ -41,22 +41,28 @@ pub const CLEANUP_PIPELINE: &str = "function(mem2reg,early-cse,simplifycfg,adce)
 /// an array or struct on the stack (shadows of local arrays), which mem2reg cannot promote.
 pub const CLEANUP_PIPELINE_WITH_SROA: &str = "function(sroa,mem2reg,early-cse,simplifycfg,adce)";
 
-/// The cleanup `funcs` need: SROA only where some stack slot is not a plain scalar.
+/// The cleanup `funcs` need: SROA only where some stack slot is not a plain scalar and
+/// does not escape into a call. The reverse sweep's tape header (`{ ptr, i64, i64 }`, handed
+/// to every push and pop) is such a slot that SROA can do nothing with.
 pub fn cleanup_pipeline(funcs: &[Value]) -> &'static str {
-    let aggregate_slot = funcs.iter().flat_map(|&f| ir::instructions(ir::entry_block(f))).any(|i| {
+    let splittable_slot = funcs.iter().flat_map(|&f| ir::instructions(ir::entry_block(f))).any(|i| {
         ir::opcode(i) == Some(llvm_sys::LLVMOpcode::LLVMAlloca) && {
             let t = unsafe { LLVMGetAllocatedType(i) };
-            matches!(ir::type_kind(t), llvm_sys::LLVMTypeKind::LLVMArrayTypeKind | llvm_sys::LLVMTypeKind::LLVMStructTypeKind)
-                || ir::const_int_value(ir::operand(i, 0)) != Some(1)
+            let aggregate = matches!(ir::type_kind(t), llvm_sys::LLVMTypeKind::LLVMArrayTypeKind | llvm_sys::LLVMTypeKind::LLVMStructTypeKind)
+                || ir::const_int_value(ir::operand(i, 0)) != Some(1);
+            let escapes = ir::users(i).into_iter().any(|u| {
+                matches!(ir::opcode(u), Some(llvm_sys::LLVMOpcode::LLVMCall | llvm_sys::LLVMOpcode::LLVMInvoke))
+                    && ir::called_function(u).map_or(true, |c| ir::intrinsic_id(c) == 0)
+            });
+            aggregate && !escapes
         }
     });
-    if aggregate_slot {
+    if splittable_slot {
         CLEANUP_PIPELINE_WITH_SROA
     } else {
         CLEANUP_PIPELINE
     }
 }
-
 
 /// Runs a function pipeline on `funcs` only: every other defined function is marked
 /// `optnone` for the duration, which the pass manager honours.
