@@ -72,6 +72,9 @@ impl Rule {
 
 struct Tables {
     by_name: HashMap<&'static str, Rule>,
+    /// The rules a call may name (libm functions), not the instructions' (`fmul`): every
+    /// call site asks, so a set rather than a search of the list.
+    callable: crate::collections::HashSet<&'static str>,
 }
 
 fn tables() -> &'static Tables {
@@ -82,7 +85,7 @@ fn tables() -> &'static Tables {
             let prev = by_name.insert(s.name, Rule::from_spec(s));
             assert!(prev.is_none(), "rule `{}` defined twice", s.name);
         }
-        Tables { by_name }
+        Tables { by_name, callable: math::RULES.iter().map(|s| s.name).collect() }
     })
 }
 
@@ -108,23 +111,14 @@ pub fn rule_for_callee(name: &str) -> Option<&'static Rule> {
     if let Some(alias) = gpu::math_alias(name) {
         return rule_for_callee(&alias);
     }
+    let callable = |n: &str| tables().callable.contains(n).then(|| rule_named(n)).flatten();
     if let Some(rest) = name.strip_prefix("llvm.") {
         let base = rest.split('.').next().unwrap_or(rest);
         let base = math::INTRINSIC_ALIASES.iter().find(|(i, _)| *i == base).map(|(_, m)| *m).unwrap_or(base);
-        return math::RULES.iter().any(|r| r.name == base).then(|| rule_named(base)).flatten();
+        return callable(base);
     }
     let name = name.strip_prefix("__").and_then(|n| n.strip_suffix("_finite")).unwrap_or(name);
-    if let Some(r) = math::RULES.iter().find(|r| r.name == name) {
-        return rule_named(r.name);
-    }
-    for suffix in ['f', 'l'] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            if let Some(r) = math::RULES.iter().find(|r| r.name == base) {
-                return rule_named(r.name);
-            }
-        }
-    }
-    None
+    callable(name).or_else(|| ['f', 'l'].into_iter().find_map(|suffix| name.strip_suffix(suffix).and_then(callable)))
 }
 
 #[cfg(test)]
