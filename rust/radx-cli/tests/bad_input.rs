@@ -110,6 +110,37 @@ macro_rules! bad_c {
 }
 
 bad_c! {
+    tape_memory_too_small: BadC {
+        name: "small_tape",
+        src: "extern int enzyme_dup, enzyme_allocated, enzyme_tape;
+void __enzyme_augmentfwd(void *, ...);
+void square(const double *x, double *y) { *y = *x * *x; }
+int main(void) {
+  double x = 3, dx = 0, y, dy = 1;
+  char memory[4];
+  __enzyme_augmentfwd((void *)square, enzyme_allocated, 4, enzyme_tape, memory, enzyme_dup, &x, &dx, enzyme_dup, &y, &dy); /* HERE */
+  return (int)dx;
+}
+",
+        function: "main",
+        message: &["`enzyme_allocated` gives 4 byte(s) of tape memory to `__enzyme_augmentfwd`, but RadX's tape takes 8"],
+        construct: "@__enzyme_augmentfwd(",
+    };
+    tape_size_without_memory: BadC {
+        name: "no_tape_memory",
+        src: "extern int enzyme_dup, enzyme_allocated;
+void __enzyme_augmentfwd(void *, ...);
+void square(const double *x, double *y) { *y = *x * *x; }
+int main(void) {
+  double x = 3, dx = 0, y, dy = 1;
+  __enzyme_augmentfwd((void *)square, enzyme_allocated, 8, enzyme_dup, &x, &dx, enzyme_dup, &y, &dy); /* HERE */
+  return (int)dx;
+}
+",
+        function: "main",
+        message: &["`enzyme_allocated` in `__enzyme_augmentfwd` gives the size of the caller's tape memory, but no `enzyme_tape, memory` follows"],
+        construct: "@__enzyme_augmentfwd(",
+    };
     external_function_without_rule: BadC {
         name: "mystery",
         src: "extern int enzyme_dup;

@@ -36,7 +36,7 @@ fn analytic(name: &str) -> Vec<f64> {
         "tape_not_pointer" => vec![8.0, cube_at_2],
         // y = x^2 at 3 with seeds 1 and 2.
         "width_in_reverse" => vec![6.0, 12.0],
-        "augmentsize" | "global_pointer_forward" => vec![6.0],
+        "tape_memory_small" | "global_pointer_forward" => vec![6.0],
         "const_pointer_forward" | "const_pointer_reverse" => vec![2.0],
         "realloc_outside" => vec![1.0 + 2.0 * 1.0, 1.0 + 2.0 * 2.0],
         "vla_split" => vec![2.0, 4.0, 6.0],

@@ -15,10 +15,10 @@ use llvm_sys::core::*;
 use llvm_sys::debuginfo::LLVMInstructionGetDebugLoc;
 
 pub fn lower_call(engine: &mut Engine, call: Value, kind: MagicKind) -> Result<()> {
-    if kind == MagicKind::AugmentSize {
-        return Err(augment_size_refused(call));
-    }
     let b = Builder::new(engine.module);
+    if kind == MagicKind::AugmentSize {
+        return lower_augment_size(engine, &b, call);
+    }
     let parsed = parse(&b, call, kind)?;
     let caller = ir::name_of(ir::parent_function(call));
     let loc = ir::source_loc(call);
@@ -147,22 +147,30 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
         }
         MagicKind::AugmentForward => {
             check_trailing(p, 0)?;
-            let holds_two = p.sret.is_some() || ir::is_aggregate(ir::type_of(p.call));
-            let req = split_request(p, float_ret, holds_two && !ir::is_void(ret));
+            let memory = tape_memory(engine, p)?;
+            if memory.is_none() && p.tape.is_some() {
+                return Err(Diagnostic::new(Code::BadRequest, format!("`enzyme_tape` in `{}` names the caller's memory for the tape, so `enzyme_allocated, size` must come before it", p.name))
+                    .at(p.call)
+                    .hint("write enzyme_allocated, size, enzyme_tape, memory (the size from __enzyme_augmentsize), or take the tape __enzyme_augmentfwd returns"));
+            }
+            let req = split_request(p, float_ret, augment_call_returns_primal(p.call) && !ir::is_void(ret));
             let f = engine.reverse(&req)?;
             let sig = signatures(b, &req);
             b.position_before(p.call);
             set_debug_loc_from(b, p.call);
             engine.zero_global_shadows(b);
             let r = b.call(sig.augmented, f.forward, &primal_and_shadow_args(p));
-            let values = unpack(b, r, sig.augmented_results.len());
+            let mut values = unpack(b, r, sig.augmented_results.len());
+            if let Some(memory) = memory {
+                b.store(values.remove(0), memory);
+            }
             deliver_results(b, p, &values)?;
             finish_call(b, p.call);
             Ok(())
         }
         MagicKind::Reverse => {
-            let expect = if float_ret { 2 } else { 1 };
-            check_trailing(p, expect)?;
+            let memory = tape_memory(engine, p)?;
+            check_trailing(p, float_ret as usize + p.tape.is_none() as usize)?;
             // The reverse must pair with the augmented forward that made the tape; both
             // come from the same request, whichever call is lowered first.
             let req = split_request(p, float_ret, !ir::is_void(ret) && augment_returned_primal(p));
@@ -185,7 +193,11 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
                     args.push(seed);
                 }
             }
-            let tape = *p.trailing.last().unwrap();
+            let tape = match (memory, p.tape) {
+                (Some(memory), _) => b.load(b.ptr_type(), memory),
+                (None, Some(tape)) => tape,
+                (None, None) => *p.trailing.last().unwrap(),
+            };
             if !ir::is_pointer(ir::type_of(tape)) {
                 return Err(Diagnostic::new(Code::BadRequest, format!("the last argument of `{}` must be the tape returned by __enzyme_augmentfwd", p.name))
                     .at(p.call)
@@ -198,17 +210,71 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
             finish_call(b, p.call);
             Ok(())
         }
-        MagicKind::AugmentSize => Err(augment_size_refused(p.call)),
+        MagicKind::AugmentSize => unreachable!("the size query is lowered by lower_augment_size"),
         MagicKind::ForwardSplit => Err(Diagnostic::new(Code::Unsupported, "`__enzyme_fwdsplit` is not supported; use __enzyme_fwddiff").at(p.call)),
         MagicKind::ForwardDiff => unreachable!("forward mode is lowered by lower_forward"),
     }
 }
 
-/// Refused before its arguments are parsed: they are activity markers without values.
-pub fn augment_size_refused(call: Value) -> Diagnostic {
-    Diagnostic::new(Code::Unsupported, "`__enzyme_augmentsize` is not supported: RadX tapes are allocated by the augmented forward itself")
-        .at(call)
-        .hint("drop the size query and enzyme_allocated, and use the pointer __enzyme_augmentfwd returns")
+/// The bytes `__enzyme_augmentfwd` stores in the caller's tape memory (`enzyme_allocated`):
+/// RadX's tape is a pointer to the record the augmented forward allocates itself (its size
+/// depends on trip counts only known at run time), so the caller's memory holds that pointer.
+fn tape_handle_size(engine: &Engine, b: &Builder) -> u64 {
+    ir::data_layout_type_size(engine.module, b.ptr_type())
+}
+
+/// `__enzyme_augmentsize(f, activities...)`: the size of the caller's tape memory. Its
+/// arguments after the function are markers without values, so they are not parsed.
+fn lower_augment_size(engine: &Engine, b: &Builder, call: Value) -> Result<()> {
+    let name = ir::name_of(ir::called_function(call).unwrap());
+    let first = ir::call_args(call).first().map(|a| ir::strip_pointer_casts(*a));
+    if !first.is_some_and(ir::is_function) {
+        return Err(Diagnostic::new(Code::BadRequest, format!("the first argument of `{name}` must be the function whose tape is asked for"))
+            .at(call)
+            .hint(format!("{name}((void *)f, enzyme_dup, ...), with the activities of the __enzyme_augmentfwd call")));
+    }
+    let t = ir::type_of(call);
+    if !ir::is_integer(t) {
+        return Err(Diagnostic::new(Code::BadRequest, format!("`{name}` is declared to return `{}`; it returns a size", ir::type_to_string(t)))
+            .at(call)
+            .hint(format!("declare it as size_t {name}(void *, ...)")));
+    }
+    ir::replace_all_uses(call, b.const_int(t, tape_handle_size(engine, b)));
+    ir::delete_instruction(call);
+    Ok(())
+}
+
+/// The caller's memory for the tape (`enzyme_allocated, size, enzyme_tape, memory`), checked
+/// to hold RadX's tape; None when the call passes no `enzyme_allocated`.
+fn tape_memory(engine: &Engine, p: &ParsedCall) -> Result<Option<Value>> {
+    let err = |msg: String| Diagnostic::new(Code::BadRequest, msg).at(p.call);
+    let Some(size) = p.allocated else { return Ok(None) };
+    let Some(memory) = p.tape else {
+        return Err(err(format!("`enzyme_allocated` in `{}` gives the size of the caller's tape memory, but no `enzyme_tape, memory` follows", p.name))
+            .hint("write enzyme_allocated, size, enzyme_tape, memory"));
+    };
+    if !ir::is_pointer(ir::type_of(memory)) {
+        return Err(err(format!("`enzyme_tape` in `{}` must be followed by a pointer to the tape memory, not `{}`", p.name, crate::diag::short(memory))));
+    }
+    let need = tape_handle_size(engine, &Builder::new(engine.module));
+    match ir::const_int_value(size) {
+        Some(n) if n >= 0 && (n as u64) < need => Err(err(format!("`enzyme_allocated` gives {n} byte(s) of tape memory to `{}`, but RadX's tape takes {need}", p.name))
+            .hint("ask __enzyme_augmentsize for the size with the same activities")),
+        _ => Ok(Some(memory)),
+    }
+}
+
+/// Whether an `__enzyme_augmentfwd` call receives the primal result: beside the tape in a
+/// struct (the suite's convention for a function that returns a value), or on its own when
+/// the tape goes to the caller's memory (`enzyme_tape`).
+fn augment_call_returns_primal(call: Value) -> bool {
+    let through_memory = ir::call_sret_type(call, 0).is_some();
+    let tape_in_memory = ir::call_args(call).iter().any(|&a| super::marker_global(a).is_some_and(|g| ir::name_of(g) == "enzyme_tape"));
+    if tape_in_memory {
+        through_memory || !ir::is_void(ir::type_of(call))
+    } else {
+        through_memory || ir::is_aggregate(ir::type_of(call))
+    }
 }
 
 fn split_request(p: &ParsedCall, float_ret: bool, return_primal: bool) -> ReverseRequest {
@@ -228,7 +294,7 @@ fn augment_returned_primal(p: &ParsedCall) -> bool {
                 let args = ir::call_args(u);
                 let first = if ir::call_sret_type(u, 0).is_some() { 1 } else { 0 };
                 if args.get(first).map(|a| ir::strip_pointer_casts(*a)) == Some(p.function) {
-                    return ir::call_sret_type(u, 0).is_some() || ir::is_aggregate(ir::type_of(u));
+                    return augment_call_returns_primal(u);
                 }
             }
         }
@@ -243,6 +309,8 @@ fn check_trailing(p: &ParsedCall, expected: usize) -> Result<()> {
     }
     let what = match (p.kind, expected) {
         (MagicKind::Reverse, 2) => "the return seed and the tape",
+        (MagicKind::Reverse, 1) if p.tape.is_some() => "the return seed",
+        (MagicKind::Reverse, _) if p.tape.is_some() => "nothing (the tape comes with enzyme_tape)",
         (MagicKind::Reverse, _) => "the tape",
         _ => "nothing",
     };

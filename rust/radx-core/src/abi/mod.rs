@@ -147,6 +147,12 @@ pub struct ParsedCall {
     pub markers_used: Vec<Marker>,
     /// Arguments after the function's own (the return seed and tape of `__enzyme_reverse`).
     pub trailing: Vec<Value>,
+    /// `enzyme_tape, t`: with `enzyme_allocated`, memory the caller provides for the tape
+    /// (the augmented forward stores it there, the reverse reads it back); without, in
+    /// `__enzyme_reverse`, the tape itself, in place of the last argument.
+    pub tape: Option<Value>,
+    /// `enzyme_allocated, size`: how many bytes the caller's tape memory has.
+    pub allocated: Option<Value>,
     /// Forward mode of a function that returns a struct through a hidden `sret` pointer,
     /// called by a magic function that returns a struct itself: the pointee type. The
     /// hidden parameter takes no argument at the call (it is not in `args`); the magic
@@ -203,6 +209,8 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
         primal_return: false,
         markers_used: Vec::new(),
         trailing: Vec::new(),
+        tape: None,
+        allocated: None,
         function_sret: None,
     };
     if ir::is_vararg(fn_ty) {
@@ -227,6 +235,18 @@ pub fn parse(b: &Builder, call: Value, kind: MagicKind) -> Result<ParsedCall> {
                         }
                     }
                     *i += 1;
+                }
+                Marker::Tape | Marker::Allocated if matches!(kind, MagicKind::AugmentForward | MagicKind::Reverse) => {
+                    let Some(&v) = args.get(*i).filter(|v| marker_global(**v).is_none()) else {
+                        return Err(err(format!("`{}` must be followed by {}", marker_name(m), if m == Marker::Tape { "the tape" } else { "the tape's size in bytes" }))
+                            .hint("write enzyme_allocated, size, enzyme_tape, memory (the size from __enzyme_augmentsize)"));
+                    };
+                    *i += 1;
+                    if m == Marker::Tape {
+                        parsed.tape = Some(v);
+                    } else {
+                        parsed.allocated = Some(v);
+                    }
                 }
                 Marker::PrimalReturn => parsed.primal_return = true,
                 Marker::NoReturn | Marker::ConstReturn | Marker::ActiveReturn | Marker::DupReturn | Marker::RuntimeActivity | Marker::StrongZero => {}
