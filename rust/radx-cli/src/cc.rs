@@ -235,6 +235,7 @@ pub fn main(raw: &[String], cxx_driver: bool) -> i32 {
             // Rebuilds of an unchanged file (make, CMake) reuse the derivative when asked.
             cache: if radx_core::cache::env_switch() == Some(true) { radx_core::cache::Cache::from_env() } else { None },
             repeat: 1,
+            last_module: false,
         };
         if stats {
             eprintln!("radx cc: {src}");
