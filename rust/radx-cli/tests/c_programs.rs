@@ -79,7 +79,7 @@ macro_rules! programs {
     };
 }
 
-programs!(scalar_chain, tape_memory, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, cancelled_factors, triangle_update, remainder_reverse, atomics);
+programs!(scalar_chain, tape_memory, caller_types, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, cancelled_factors, triangle_update, remainder_reverse, atomics);
 
 /// Programs that need extra flags in every configuration.
 const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"])];

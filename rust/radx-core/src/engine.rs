@@ -36,6 +36,12 @@ pub struct Engine {
     /// The module kept its debug information as records (LLVM 19) when the engine took it:
     /// `finish` puts it back so.
     debug_records: bool,
+    /// Pointer arguments of magic calls, by the original function and parameter they go
+    /// to, with the function that passes them: what that caller knows about the memory
+    /// becomes a type hint on the copy (`analysis::caller_types`), when some copy needs it.
+    argument_sources: HashMap<Value, Vec<(usize, Value, Value)>>,
+    /// Some prepared copy copies memory (the only case caller types matter in).
+    copies_memory: bool,
 }
 
 impl Engine {
@@ -56,6 +62,8 @@ impl Engine {
             global_shadows: HashMap::default(),
             prepare_time: std::time::Duration::ZERO,
             reassoc_adds: Default::default(),
+            argument_sources: HashMap::default(),
+            copies_memory: false,
             custom_rules: HashSet::default(),
         }
     }
@@ -129,6 +137,16 @@ impl Engine {
                 crate::analysis::forwarding::forward_scratch_stores(c);
             }
         }
+        if copies.iter().any(|&c| crate::analysis::caller_types::copies_memory(c)) {
+            self.copies_memory = true;
+            for &(f, c) in &fresh {
+                for (k, caller, arg) in self.argument_sources.remove(&f).unwrap_or_default() {
+                    crate::analysis::caller_types::hint_param(c, k, &crate::analysis::memory::memory_types(caller, &[arg]));
+                }
+            }
+            let copy_of: HashMap<Value, Value> = fresh.iter().copied().chain(self.prepared.iter().map(|(a, b)| (*a, *b))).collect();
+            crate::analysis::caller_types::hint_callees(&copies, &copy_of);
+        }
         for &(_, c) in &fresh {
             for g in written_float_globals(c) {
                 self.global_shadows.entry(g).or_insert_with(|| vec![make_global_shadow(g, 0)]);
@@ -146,6 +164,18 @@ impl Engine {
             self.prepared.insert(f, c);
         }
         Ok(self.prepared[&original])
+    }
+
+    /// A magic call passes `arg` (in `caller`) for parameter `k` of `original`: what the
+    /// caller knows about that memory may tell the copy what a copy of it moves.
+    pub fn note_argument(&mut self, original: Value, k: usize, caller: Value, arg: Value) {
+        match self.prepared.get(&original) {
+            Some(&copy) if self.copies_memory => {
+                crate::analysis::caller_types::hint_param(copy, k, &crate::analysis::memory::memory_types(caller, &[arg]));
+            }
+            Some(_) => {}
+            None => self.argument_sources.entry(original).or_default().push((k, caller, arg)),
+        }
     }
 
     fn clone_for_preparation(&mut self, f: Value) -> Value {

@@ -119,6 +119,14 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
     }
     let ret = ir::return_type(ir::function_type(p.function));
     let float_ret = ir::is_float(ret);
+    // Copies of memory need its element type, which the caller may know when the function
+    // does not (a helper that only memcpys its arguments).
+    let caller = ir::parent_function(p.call);
+    for (k, a) in p.args.iter().enumerate() {
+        if matches!(a.mode, ArgMode::Dup | ArgMode::DupNoNeed) && ir::is_pointer(ir::type_of(a.primal)) {
+            engine.note_argument(p.function, k, caller, a.primal);
+        }
+    }
     match p.kind {
         MagicKind::AutoDiff => {
             check_trailing(p, 0)?;

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod alignment_peel;
+pub mod caller_types;
 pub mod cfg;
 pub mod exit_values;
 pub mod forwarding;

@@ -733,7 +733,7 @@ impl<'e> RevGen<'e> {
             if !types.known() {
                 return Err(Diagnostic::new(Code::Unsupported, format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", short(src), short(dst)))
                     .at(i)
-                    .hint("nothing in the function reads or writes that memory with a type; add a type hint before the copy, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"));
+                    .hint("nothing in the function, the functions it calls or the caller of the magic call reads or writes that memory with a type; add a type hint before the copy, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"));
             }
             let Some(ft) = types.float else { return Ok(()) };
             // Floats mixed with other data (integers, pointers, floats of another width):

@@ -5,9 +5,12 @@ void __enzyme_autodiff(void *, ...);
 void __enzyme_double(void *, size_t);
 /* The type hint says the bytes are doubles. */
 void copy(void *dst, const void *src, size_t n) { __enzyme_double(dst, n); memcpy(dst, src, n); }
+__attribute__((noinline)) void grad(void *y, void *dy, void *x, void *dx, size_t n) {
+  __enzyme_autodiff((void *)copy, enzyme_dup, y, dy, enzyme_dup, x, dx, enzyme_const, n);
+}
 int main(void) {
   double x[2] = {1, 2}, dx[2] = {0}, y[2], dy[2] = {1, 1};
-  __enzyme_autodiff((void *)copy, enzyme_dup, y, dy, enzyme_dup, x, dx, enzyme_const, sizeof x);
+  grad(y, dy, x, dx, sizeof x);
   printf("%g %g\n", dx[0], dx[1]);
   return 0;
 }
