@@ -110,6 +110,24 @@ macro_rules! bad_c {
 }
 
 bad_c! {
+    callers_disagree_on_copied_type: BadC {
+        name: "copy_types",
+        src: "#include <string.h>
+extern int enzyme_dup, enzyme_const;
+void __enzyme_autodiff(void *, ...);
+__attribute__((noinline)) void copy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+int main(void) {
+  double x[2] = {1, 2}, dx[2] = {0}, y[2], dy[2] = {1, 1};
+  float fx[2] = {1, 2}, dfx[2] = {0}, fy[2], dfy[2] = {1, 1};
+  __enzyme_autodiff((void *)copy, enzyme_dup, y, dy, enzyme_dup, x, dx, enzyme_const, sizeof x);
+  __enzyme_autodiff((void *)copy, enzyme_dup, fy, dfy, enzyme_dup, fx, dfx, enzyme_const, sizeof fx); /* HERE */
+  return (int)(dx[0] + dfx[0]);
+}
+",
+        function: "main",
+        message: &["this call passes memory holding `float` as parameter 1 of `copy`, whose derivative was made for `double`"],
+        construct: "@__enzyme_autodiff(",
+    };
     tape_memory_too_small: BadC {
         name: "small_tape",
         src: "extern int enzyme_dup, enzyme_allocated, enzyme_tape;

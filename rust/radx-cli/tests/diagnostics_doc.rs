@@ -38,6 +38,7 @@ fn analytic(name: &str) -> Vec<f64> {
         "width_in_reverse" => vec![6.0, 12.0],
         "tape_memory_small" | "global_pointer_forward" => vec![6.0],
         "const_pointer_forward" | "const_pointer_reverse" => vec![2.0],
+        "copy_types_disagree" => vec![1.0, 1.0],
         "realloc_outside" => vec![1.0 + 2.0 * 1.0, 1.0 + 2.0 * 2.0],
         "vla_split" => vec![2.0, 4.0, 6.0],
         "untyped_copy" => vec![1.0, 1.0],

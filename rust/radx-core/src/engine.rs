@@ -37,11 +37,10 @@ pub struct Engine {
     /// `finish` puts it back so.
     debug_records: bool,
     /// Pointer arguments of magic calls, by the original function and parameter they go
-    /// to, with the function that passes them: what that caller knows about the memory
-    /// becomes a type hint on the copy (`analysis::caller_types`), when some copy needs it.
+    /// to, with the function that passes them (`analysis::caller_types`).
     argument_sources: HashMap<Value, Vec<(usize, Value, Value)>>,
-    /// Some prepared copy copies memory (the only case caller types matter in).
-    copies_memory: bool,
+    /// What derivatives already made took those arguments to hold.
+    learnt_argument_types: std::cell::RefCell<HashMap<(Value, usize), crate::analysis::memory::MemoryTypes>>,
 }
 
 impl Engine {
@@ -63,7 +62,7 @@ impl Engine {
             prepare_time: std::time::Duration::ZERO,
             reassoc_adds: Default::default(),
             argument_sources: HashMap::default(),
-            copies_memory: false,
+            learnt_argument_types: Default::default(),
             custom_rules: HashSet::default(),
         }
     }
@@ -137,16 +136,6 @@ impl Engine {
                 crate::analysis::forwarding::forward_scratch_stores(c);
             }
         }
-        if copies.iter().any(|&c| crate::analysis::caller_types::copies_memory(c)) {
-            self.copies_memory = true;
-            for &(f, c) in &fresh {
-                for (k, caller, arg) in self.argument_sources.remove(&f).unwrap_or_default() {
-                    crate::analysis::caller_types::hint_param(c, k, &crate::analysis::memory::memory_types(caller, &[arg]));
-                }
-            }
-            let copy_of: HashMap<Value, Value> = fresh.iter().copied().chain(self.prepared.iter().map(|(a, b)| (*a, *b))).collect();
-            crate::analysis::caller_types::hint_callees(&copies, &copy_of);
-        }
         for &(_, c) in &fresh {
             for g in written_float_globals(c) {
                 self.global_shadows.entry(g).or_insert_with(|| vec![make_global_shadow(g, 0)]);
@@ -167,15 +156,36 @@ impl Engine {
     }
 
     /// A magic call passes `arg` (in `caller`) for parameter `k` of `original`: what the
-    /// caller knows about that memory may tell the copy what a copy of it moves.
-    pub fn note_argument(&mut self, original: Value, k: usize, caller: Value, arg: Value) {
-        match self.prepared.get(&original) {
-            Some(&copy) if self.copies_memory => {
-                crate::analysis::caller_types::hint_param(copy, k, &crate::analysis::memory::memory_types(caller, &[arg]));
+    /// caller knows about that memory may say what a copy of it moves (`caller_types`).
+    /// Fails when a derivative of `original` was already made taking that memory to hold
+    /// another floating-point type: it would serve this call too.
+    pub fn note_argument(&mut self, original: Value, k: usize, caller: Value, arg: Value) -> Result<()> {
+        if let Some(before) = self.learnt_argument_types.borrow().get(&(original, k)) {
+            let now = crate::analysis::caller_types::passed(caller, arg);
+            if let (Some(a), Some(b)) = (before.float, now.float) {
+                if a != b {
+                    return Err(Diagnostic::new(
+                        Code::Unsupported,
+                        format!(
+                            "this call passes memory holding `{}` as parameter {} of `{}`, whose derivative was made for `{}` (learnt from another call): the copies it makes would move the wrong type",
+                            ir::type_to_string(b),
+                            k + 1,
+                            ir::name_of(original),
+                            ir::type_to_string(a)
+                        ),
+                    )
+                    .hint("give each element type a function of its own, or add a type hint before the copy, e.g. __enzyme_double(dst, bytes)"));
+                }
             }
-            Some(_) => {}
-            None => self.argument_sources.entry(original).or_default().push((k, caller, arg)),
         }
+        self.argument_sources.entry(original).or_default().push((k, caller, arg));
+        Ok(())
+    }
+
+    /// What the callers of the prepared copy `copy` know about the memory `ptrs` point into:
+    /// asked where the copy itself says nothing.
+    pub fn caller_types(&self, copy: Value, ptrs: &[Value]) -> crate::analysis::memory::MemoryTypes {
+        crate::analysis::caller_types::Callers { magic: &self.argument_sources, prepared: &self.prepared, learnt: &self.learnt_argument_types }.types(copy, ptrs)
     }
 
     fn clone_for_preparation(&mut self, f: Value) -> Value {

@@ -8,6 +8,9 @@ void __enzyme_autodiff(void *, ...);
 
 /* Nothing here gives the bytes a type. */
 __attribute__((noinline)) static void copy_bytes(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+/* The same for floats: one derivative serves every caller of a function, so callers
+ * passing doubles and callers passing floats need a function each. */
+__attribute__((noinline)) static void copy_float_bytes(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
 
 /* A wrapper that scales after the copy: its reads give dst a type, not src. */
 __attribute__((noinline)) static void copy_then_scale(void *dst, const void *src, size_t n) {
@@ -44,7 +47,7 @@ int main(void) {
     fx[i] = 0.5f * i;
     dfy[i] = 1.0f + i;
   }
-  __enzyme_autodiff((void *)copy_bytes, enzyme_dup, fy, dfy, enzyme_dup, fx, dfx, enzyme_const, N * sizeof(float));
+  __enzyme_autodiff((void *)copy_float_bytes, enzyme_dup, fy, dfy, enzyme_dup, fx, dfx, enzyme_const, N * sizeof(float));
   for (int i = 0; i < N; i++) CHECKF(dfx[i], 1.0f + i);
   free(fx);
   free(dfx);

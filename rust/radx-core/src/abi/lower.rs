@@ -124,7 +124,7 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
     let caller = ir::parent_function(p.call);
     for (k, a) in p.args.iter().enumerate() {
         if matches!(a.mode, ArgMode::Dup | ArgMode::DupNoNeed) && ir::is_pointer(ir::type_of(a.primal)) {
-            engine.note_argument(p.function, k, caller, a.primal);
+            engine.note_argument(p.function, k, caller, a.primal).map_err(|d| d.at(p.call))?;
         }
     }
     match p.kind {

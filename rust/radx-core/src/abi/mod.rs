@@ -38,7 +38,9 @@ pub fn magic_kind(name: &str) -> Option<MagicKind> {
     MAGIC_PREFIXES.iter().find(|(p, _)| name.starts_with(p)).map(|(_, k)| *k)
 }
 
-/// Every call of a magic function in the module, in program order.
+/// Every call of a magic function in the module, in program order (functions in module
+/// order, then blocks, then instructions): a use list runs the other way, and diagnostics
+/// that compare two calls should name the later one.
 pub fn magic_calls(module: llvm_sys::prelude::LLVMModuleRef) -> Vec<(Value, MagicKind)> {
     let mut out = Vec::new();
     for f in ir::functions(module) {
@@ -52,6 +54,12 @@ pub fn magic_calls(module: llvm_sys::prelude::LLVMModuleRef) -> Vec<(Value, Magi
             }
         }
     }
+    let functions: crate::collections::HashMap<Value, usize> = ir::functions(module).into_iter().enumerate().map(|(k, f)| (f, k)).collect();
+    out.sort_by_cached_key(|(call, _)| {
+        let f = ir::parent_function(*call);
+        let block = ir::blocks(f).iter().position(|b| *b == ir::parent_block(*call)).unwrap_or(0);
+        (functions.get(&f).copied().unwrap_or(0), block, ir::position(*call))
+    });
     out
 }
 

@@ -1,102 +1,127 @@
 //! What the memory behind a pointer parameter holds, learnt from the callers, for functions
 //! that copy it without reading it themselves (`memcpy(dst, src, n * sizeof(double))` in a
 //! helper): the reverse sweep must know the element type to accumulate a copy's adjoint,
-//! and only the caller (an array of doubles, a loop storing doubles) says it.
+//! and only a caller (an array of doubles, a loop storing doubles) says it.
 //!
-//! What a caller knows is written into the prepared copy as Enzyme's own type hints
-//! (`__enzyme_double(param, 0)` and friends), which `memory::memory_types` reads and the
-//! pipeline removes after differentiation, so every analysis sees it the same way. Only
-//! parameters the function itself says nothing about get a hint: the function's own
-//! accesses always win over a caller's.
+//! Asked only where a copy's own function says nothing (`memory::memory_types` first), so
+//! it costs nothing in the common case. The callers are the functions that make the magic
+//! calls passing the pointer, and the prepared copies that call the function; a pointer a
+//! caller only passes on is asked about in that caller's callers in turn, a few levels up.
 
-use crate::analysis::memory::{memory_types, MemoryTypes};
+use crate::analysis::memory::{memory_types, underlying_objects, MemoryTypes};
 use crate::collections::HashMap;
-use crate::ir::{self, builder::Builder, Value};
-use crate::rules::memory;
-use llvm_sys::core::*;
+use crate::ir::{self, Value};
+use llvm_sys::core::LLVMGetParamParent;
 use llvm_sys::LLVMOpcode::LLVMCall;
 
-/// Does `f` copy memory (`memcpy`, `memmove`, `realloc`)? Only such functions need types
-/// they cannot see, so only they are looked at.
-pub fn copies_memory(f: Value) -> bool {
-    ir::all_instructions(f).into_iter().any(|i| {
-        ir::opcode(i) == Some(LLVMCall)
-            && ir::called_function(i).is_some_and(|c| {
-                let name = ir::name_of(c);
-                matches!(memory::memory_transfer(&name), Some(memory::Transfer::Copy | memory::Transfer::Move)) || memory::allocator(&name) == Some(memory::Alloc::Reallocate)
-            })
-    })
+/// Where the functions being differentiated are called from.
+pub struct Callers<'a> {
+    /// For an original function, the pointer arguments magic calls pass it: (parameter,
+    /// the function making the call, the argument).
+    pub magic: &'a HashMap<Value, Vec<(usize, Value, Value)>>,
+    /// Original function to its prepared copy.
+    pub prepared: &'a HashMap<Value, Value>,
+    /// What was learnt from the magic calls, by original function and parameter: a later
+    /// magic call that reuses a derivative made from it must agree (`Engine::note_argument`).
+    pub learnt: &'a std::cell::RefCell<HashMap<(Value, usize), MemoryTypes>>,
 }
 
-/// Gives parameter `k` of `copy` the types `types` says, unless the function already says
-/// something about that memory. Returns whether a hint was added.
-pub fn hint_param(copy: Value, k: usize, types: &MemoryTypes) -> bool {
-    let Some(&param) = ir::params(copy).get(k) else { return false };
-    if !ir::is_pointer(ir::type_of(param)) || !types.known() || memory_types(copy, &[param]).known() {
-        return false;
+impl Callers<'_> {
+    /// What the callers of `copy` (a prepared copy) know about the memory `ptrs` point into,
+    /// where it is reached through `copy`'s parameters.
+    pub fn types(&self, copy: Value, ptrs: &[Value]) -> MemoryTypes {
+        let mut out = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
+        self.gather(copy, ptrs, &mut out, 0);
+        out
     }
-    let b = Builder::new(ir::module_of_function(copy));
-    let mut hints = Vec::new();
-    if let Some(t) = types.float.filter(|_| !types.conflicting_floats) {
-        match ir::type_kind(t) {
-            llvm_sys::LLVMTypeKind::LLVMDoubleTypeKind => hints.push("__enzyme_double"),
-            llvm_sys::LLVMTypeKind::LLVMFloatTypeKind => hints.push("__enzyme_float"),
-            _ => {}
+
+    fn gather(&self, copy: Value, ptrs: &[Value], out: &mut MemoryTypes, depth: u32) {
+        if depth >= 4 {
+            return;
         }
-    }
-    if types.pointers {
-        hints.push("__enzyme_pointer");
-    }
-    if types.integers {
-        hints.push("__enzyme_integer");
-    }
-    if hints.is_empty() {
-        return false;
-    }
-    // After the entry block's allocas, which the hint may name.
-    let entry = ir::instructions(ir::entry_block(copy));
-    let before = entry.iter().copied().find(|&i| ir::opcode(i) != Some(llvm_sys::LLVMOpcode::LLVMAlloca)).unwrap_or(entry[0]);
-    b.position_before(before);
-    let default_ty = unsafe { LLVMFunctionType(b.void_type(), [b.ptr_type(), b.i64_type()].as_mut_ptr(), 2, 0) };
-    for name in hints {
-        let f = b.get_or_declare(name, default_ty);
-        let fn_ty = unsafe { LLVMGlobalGetValueType(f) };
-        // The user's own declaration may spell the size as another integer type.
-        let mut args: Vec<Value> = ir::param_types(fn_ty)
-            .into_iter()
-            .enumerate()
-            .map(|(j, t)| if j == 0 { param } else { unsafe { LLVMConstNull(t) } })
+        let params = ir::params(copy);
+        let ks: Vec<usize> = ptrs
+            .iter()
+            .flat_map(|p| underlying_objects(*p))
+            .filter(|o| ir::is_argument(*o) && unsafe { LLVMGetParamParent(*o) } == copy)
+            .filter_map(|o| params.iter().position(|p| *p == o))
             .collect();
-        if args.is_empty() || !ir::is_pointer(ir::type_of(args[0])) {
-            continue;
+        if ks.is_empty() {
+            return;
         }
-        unsafe { LLVMBuildCall2(b.raw(), fn_ty, f, args.as_mut_ptr(), args.len() as u32, b"\0".as_ptr() as *const _) };
-    }
-    true
-}
-
-/// For every call among the prepared copies `in_order` (callers before the functions they
-/// call) of a function that copies memory, what the calling copy knows about each pointer
-/// argument becomes a hint on the callee's copy; `copy_of` finds a callee's copy from the
-/// original the call names. A chain of wrappers passes what the outermost caller knew down.
-pub fn hint_callees(in_order: &[Value], copy_of: &HashMap<Value, Value>) {
-    let copying: HashMap<Value, bool> = copy_of.values().map(|&c| (c, copies_memory(c))).collect();
-    for &caller in in_order {
-        for i in ir::all_instructions(caller) {
-            if ir::opcode(i) != Some(LLVMCall) {
-                continue;
+        let Some(original) = self.prepared.iter().find(|(_, c)| **c == copy).map(|(o, _)| *o) else { return };
+        for &k in &ks {
+            let mut from_magic = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
+            for &(_, caller, arg) in self.magic.get(&original).into_iter().flatten().filter(|(j, _, _)| *j == k) {
+                self.note(caller, arg, &mut from_magic, depth);
             }
-            let Some(&callee) = ir::called_function(i).and_then(|c| copy_of.get(&c)) else { continue };
-            if !copying.get(&callee).copied().unwrap_or(false) || callee == caller {
-                continue;
+            if from_magic.known() {
+                self.learnt.borrow_mut().insert((original, k), from_magic);
             }
-            for (k, a) in ir::call_args(i).into_iter().enumerate() {
-                if ir::is_pointer(ir::type_of(a)) {
-                    hint_param(callee, k, &memory_types(caller, &[a]));
+            merge(out, &from_magic);
+        }
+        for &caller in self.prepared.values() {
+            for i in ir::all_instructions(caller) {
+                if ir::opcode(i) != Some(LLVMCall) || ir::called_function(i) != Some(original) {
+                    continue;
+                }
+                let args = ir::call_args(i);
+                for &k in &ks {
+                    if let Some(&a) = args.get(k) {
+                        self.note(caller, a, out, depth);
+                    }
                 }
             }
         }
     }
+
+    /// Adds what `caller` says about `arg`, or what its own callers say when it only passes
+    /// the pointer on.
+    fn note(&self, caller: Value, arg: Value, out: &mut MemoryTypes, depth: u32) {
+        let mut t = passed(caller, arg);
+        if !t.known() && self.prepared.values().any(|c| *c == caller) {
+            self.gather(caller, &[arg], &mut t, depth + 1);
+        }
+        merge(out, &t);
+    }
+}
+
+/// What `caller` says the memory `arg` points into holds.
+pub fn passed(caller: Value, arg: Value) -> MemoryTypes {
+    declared_floats(arg).unwrap_or_else(|| memory_types(caller, &[arg]))
+}
+
+/// The declared type of the stack or global arrays `arg` points into, when they hold
+/// floating-point values: stronger than the caller's accesses, which optimized code makes
+/// with integers where it initializes a small array (`store i64` of two floats).
+fn declared_floats(arg: Value) -> Option<MemoryTypes> {
+    let objs = underlying_objects(arg);
+    let mut t = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
+    for o in &objs {
+        let declared = if ir::opcode(*o) == Some(llvm_sys::LLVMOpcode::LLVMAlloca) {
+            unsafe { llvm_sys::core::LLVMGetAllocatedType(*o) }
+        } else if ir::is_global_variable(*o) {
+            unsafe { llvm_sys::core::LLVMGlobalGetValueType(*o) }
+        } else {
+            return None;
+        };
+        crate::analysis::memory::note_declared_type(&mut t, declared);
+    }
+    (!objs.is_empty() && t.float.is_some()).then_some(t)
+}
+
+/// `a` and `b` together: floats of two widths conflict.
+pub fn merge(a: &mut MemoryTypes, b: &MemoryTypes) {
+    a.float = match (a.float, b.float) {
+        (Some(x), Some(y)) if x != y => {
+            a.conflicting_floats = true;
+            Some(x)
+        }
+        (x, y) => x.or(y),
+    };
+    a.conflicting_floats |= b.conflicting_floats;
+    a.pointers |= b.pointers;
+    a.integers |= b.integers;
 }
 
 #[cfg(test)]
@@ -106,7 +131,7 @@ mod tests {
     use inkwell::values::AsValueRef;
 
     #[test]
-    fn a_copying_helper_learns_the_element_type_its_caller_stores() {
+    fn a_copying_helper_learns_the_element_type_from_a_caller_two_levels_up() {
         let ctx = Context::create();
         let module = ir::parse_test_module(
             &ctx,
@@ -116,42 +141,30 @@ define void @copy(ptr %dst, ptr %src, i64 %n) {
   call void @llvm.memcpy.p0.p0.i64(ptr %dst, ptr %src, i64 %n, i1 false)
   ret void
 }
-define void @caller(ptr %x, ptr %y) {
+define void @relay(ptr %d, ptr %s) {
+  call void @copy(ptr %d, ptr %s, i64 8)
+  ret void
+}
+define void @main(ptr %x, ptr %y) {
   store double 1.0, ptr %x
-  call void @copy(ptr %y, ptr %x, i64 8)
   ret void
 }
 "#,
         );
-        let copy = module.get_function("copy").unwrap().as_value_ref();
-        let caller = module.get_function("caller").unwrap().as_value_ref();
+        let f = |n: &str| module.get_function(n).unwrap().as_value_ref();
+        let (copy, relay, main) = (f("copy"), f("relay"), f("main"));
+        // The copies are the functions themselves here; main makes the magic call on relay.
+        let prepared: HashMap<Value, Value> = [(copy, copy), (relay, relay)].into_iter().collect();
+        let magic: HashMap<Value, Vec<(usize, Value, Value)>> = [(relay, vec![(1, main, ir::params(main)[0])])].into_iter().collect();
+        let learnt = Default::default();
+        let callers = Callers { magic: &magic, prepared: &prepared, learnt: &learnt };
         let src = ir::params(copy)[1];
         assert!(!memory_types(copy, &[src]).known());
-        let copy_of: HashMap<Value, Value> = [(copy, copy), (caller, caller)].into_iter().collect();
-        hint_callees(&[caller], &copy_of);
-        let t = memory_types(copy, &[src]);
+        let t = callers.types(copy, &[src]);
         assert!(t.float.is_some_and(ir::is_float_scalar) && !t.pointers && !t.integers);
-        // The destination: the caller says nothing about %y itself, but copying %x into it
-        // is what the helper does; its own memcpy pairs them, so the hint on %x serves both.
-        assert!(memory_types(copy, &[ir::params(copy)[0], src]).float.is_some());
-        assert!(module.verify().is_ok());
-    }
-
-    #[test]
-    fn the_functions_own_accesses_win_over_the_callers() {
-        let ctx = Context::create();
-        let module = ir::parse_test_module(
-            &ctx,
-            r#"
-define void @f(ptr %p) {
-  store float 1.0, ptr %p
-  ret void
-}
-"#,
-        );
-        let f = module.get_function("f").unwrap().as_value_ref();
-        let doubles = MemoryTypes { float: Some(unsafe { LLVMDoubleTypeInContext(LLVMGetModuleContext(module.as_mut_ptr())) }), conflicting_floats: false, pointers: false, integers: false };
-        assert!(!hint_param(f, 0, &doubles));
-        assert_eq!(ir::all_instructions(f).len(), 2);
+        // The destination comes from relay's %d, which nobody types.
+        assert!(!callers.types(copy, &[ir::params(copy)[0]]).known());
+        // What relay's second parameter was taken to hold is kept for later magic calls.
+        assert!(learnt.borrow().get(&(relay, 1)).is_some_and(|t| t.float.is_some()));
     }
 }

@@ -409,6 +409,11 @@ fn local_memory_types(f: Value, ptrs: &[Value], skip: &[Value]) -> MemoryTypes {
     out
 }
 
+/// What a declared type (of an alloca, a global) says the memory holds.
+pub fn note_declared_type(out: &mut MemoryTypes, ty: Type) {
+    note_type(out, ty)
+}
+
 fn note_type(out: &mut MemoryTypes, ty: Type) {
     use llvm_sys::LLVMTypeKind::*;
     match ir::type_kind(ty) {

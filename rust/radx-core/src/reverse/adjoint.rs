@@ -552,6 +552,18 @@ impl<'e> RevGen<'e> {
         .hint("the copy was turned into an integer load and store; add a type hint before it, e.g. __enzyme_double(dst, bytes) (declared `void __enzyme_double(void *, size_t)`)"))
     }
 
+    /// What the memory a copy (`memcpy`, `realloc`) moves holds: what this function says,
+    /// else what its callers know (a helper that only copies its arguments). Both sweeps
+    /// ask the same, so they agree on whether pointers move with the bytes.
+    pub(super) fn copy_types(&self, ptrs: &[Value]) -> crate::analysis::memory::MemoryTypes {
+        let own = memory_types(self.primal, ptrs);
+        if own.known() {
+            own
+        } else {
+            self.engine.caller_types(self.primal, ptrs)
+        }
+    }
+
     /// The reverse of a `realloc` (see `forward_realloc`): the bytes it moved hand their
     /// adjoints back to the old block's shadow; the new block and its shadow are freed here
     /// when the program freed it (as any allocation is, at the reverse of its creation).
@@ -566,7 +578,7 @@ impl<'e> RevGen<'e> {
         let n64 = self.rb.int_cast(n, i64t, false);
         if self.activity.is_active(pv) {
             let sp = self.materialize(Need::Shadow(pv), i)?;
-            let types = memory_types(self.primal, &[i, pv]);
+            let types = self.copy_types(&[i, pv]);
             if let Some(ft) = types.float.filter(|_| !types.conflicting_floats) {
                 let old = self.rb.call_named("malloc_usable_size", usable_ty, &[p]);
                 let keep = self.rb.call_intrinsic("llvm.umin", &[i64t], &[old, n64]);
@@ -729,7 +741,13 @@ impl<'e> RevGen<'e> {
                 self.rb.memset_zero(sd, len, 1);
                 return Ok(());
             }
-            let types = memory_types(self.primal, &[dst, src]);
+            let own = memory_types(self.primal, &[dst, src]);
+            let types = if own.known() { own } else { self.engine.caller_types(self.primal, &[dst, src]) };
+            if !own.known() && types.conflicting_floats {
+                return Err(Diagnostic::new(Code::Unsupported, format!("the callers of this function pass memory of different floating-point types to this copy (from `{}` to `{}`), and one derivative serves them all", short(src), short(dst)))
+                    .at(i)
+                    .hint("give each element type a copy function of its own, or add a type hint before the copy, e.g. __enzyme_double(dst, bytes)"));
+            }
             if !types.known() {
                 return Err(Diagnostic::new(Code::Unsupported, format!("cannot deduce what type of data this copy moves (from `{}` to `{}`), so its adjoint cannot be accumulated", short(src), short(dst)))
                     .at(i)

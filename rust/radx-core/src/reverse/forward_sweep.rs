@@ -7,7 +7,6 @@ use super::gen::RevGen;
 use super::need::{need_value, program_order, Need};
 use super::tape;
 use crate::analysis::activity::call_arg_is_active;
-use crate::analysis::memory::memory_types;
 use crate::diag::{short, Code, Diagnostic, Result};
 use crate::ir::{self, clone, Value};
 use crate::request::RevArg;
@@ -396,7 +395,7 @@ impl<'e> RevGen<'e> {
         self.clone_fwd(i);
         if let Some(_t) = memory::memory_transfer(&name) {
             let (dst, src) = (ir::operand(i, 0), ir::operand(i, 1));
-            if self.activity.is_active(dst) && memory_types(self.primal, &[dst, src]).pointers {
+            if self.activity.is_active(dst) && self.copy_types(&[dst, src]).pointers {
                 let sd = self.fshadow_of(dst, i)?;
                 let len = self.fval(ir::operand(i, 2));
                 match (_t, self.fshadow.get(&src)) {
@@ -441,7 +440,7 @@ impl<'e> RevGen<'e> {
         fb.memset_zero(s, n64, 1);
         if let Some(&sp) = self.fshadow.get(&ir::operand(i, 0)) {
             // Pointers stored in the block keep their shadows.
-            if memory_types(self.primal, &[i, ir::operand(i, 0)]).pointers {
+            if self.copy_types(&[i, ir::operand(i, 0)]).pointers {
                 fb.memcpy(s, sp, keep, 1);
             }
         }
