@@ -30,7 +30,7 @@ impl Callers<'_> {
     /// What the callers of `copy` (a prepared copy) know about the memory `ptrs` point into,
     /// where it is reached through `copy`'s parameters.
     pub fn types(&self, copy: Value, ptrs: &[Value]) -> MemoryTypes {
-        let mut out = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
+        let mut out = MemoryTypes::default();
         self.gather(copy, ptrs, &mut out, 0);
         out
     }
@@ -51,14 +51,14 @@ impl Callers<'_> {
         }
         let Some(original) = self.prepared.iter().find(|(_, c)| **c == copy).map(|(o, _)| *o) else { return };
         for &k in &ks {
-            let mut from_magic = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
+            let mut from_magic = MemoryTypes::default();
             for &(_, caller, arg) in self.magic.get(&original).into_iter().flatten().filter(|(j, _, _)| *j == k) {
                 self.note(caller, arg, &mut from_magic, depth);
             }
             if from_magic.known() {
                 self.learnt.borrow_mut().insert((original, k), from_magic);
             }
-            merge(out, &from_magic);
+            out.merge(&from_magic);
         }
         for &caller in self.prepared.values() {
             for i in ir::all_instructions(caller) {
@@ -82,7 +82,7 @@ impl Callers<'_> {
         if !t.known() && self.prepared.values().any(|c| *c == caller) {
             self.gather(caller, &[arg], &mut t, depth + 1);
         }
-        merge(out, &t);
+        out.merge(&t);
     }
 }
 
@@ -96,7 +96,7 @@ pub fn passed(caller: Value, arg: Value) -> MemoryTypes {
 /// with integers where it initializes a small array (`store i64` of two floats).
 fn declared_floats(arg: Value) -> Option<MemoryTypes> {
     let objs = underlying_objects(arg);
-    let mut t = MemoryTypes { float: None, conflicting_floats: false, pointers: false, integers: false };
+    let mut t = MemoryTypes::default();
     for o in &objs {
         let declared = if ir::opcode(*o) == Some(llvm_sys::LLVMOpcode::LLVMAlloca) {
             unsafe { llvm_sys::core::LLVMGetAllocatedType(*o) }
@@ -108,20 +108,6 @@ fn declared_floats(arg: Value) -> Option<MemoryTypes> {
         crate::analysis::memory::note_declared_type(&mut t, declared);
     }
     (!objs.is_empty() && t.float.is_some()).then_some(t)
-}
-
-/// `a` and `b` together: floats of two widths conflict.
-pub fn merge(a: &mut MemoryTypes, b: &MemoryTypes) {
-    a.float = match (a.float, b.float) {
-        (Some(x), Some(y)) if x != y => {
-            a.conflicting_floats = true;
-            Some(x)
-        }
-        (x, y) => x.or(y),
-    };
-    a.conflicting_floats |= b.conflicting_floats;
-    a.pointers |= b.pointers;
-    a.integers |= b.integers;
 }
 
 #[cfg(test)]

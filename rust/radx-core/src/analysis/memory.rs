@@ -245,7 +245,7 @@ impl Reachability {
 
 /// What the memory behind `ptrs` holds, judged from every load and store of `f` that
 /// touches the same objects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemoryTypes {
     pub float: Option<Type>,
     pub conflicting_floats: bool,
@@ -257,6 +257,20 @@ impl MemoryTypes {
     /// Something is known about the memory: what it holds, or that it holds no floats.
     pub fn known(&self) -> bool {
         self.float.is_some() || self.pointers || self.integers
+    }
+
+    /// What `self` and `other` say together: floats of two widths conflict.
+    pub fn merge(&mut self, other: &MemoryTypes) {
+        self.float = match (self.float, other.float) {
+            (Some(a), Some(b)) if a != b => {
+                self.conflicting_floats = true;
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        };
+        self.conflicting_floats |= other.conflicting_floats;
+        self.pointers |= other.pointers;
+        self.integers |= other.integers;
     }
 }
 
@@ -323,17 +337,7 @@ fn callee_memory_types(f: Value, objs: &[Value], out: &mut MemoryTypes, seen: &m
             }
             seen.push((callee, k));
             let p = ir::params(callee)[k];
-            let t = local_memory_types(callee, &[p], &[]);
-            out.float = match (out.float, t.float) {
-                (Some(a), Some(b)) if a != b => {
-                    out.conflicting_floats = true;
-                    Some(a)
-                }
-                (a, b) => a.or(b),
-            };
-            out.conflicting_floats |= t.conflicting_floats;
-            out.pointers |= t.pointers;
-            out.integers |= t.integers;
+            out.merge(&local_memory_types(callee, &[p], &[]));
             callee_memory_types(callee, &[p], out, seen, depth + 1);
         }
     }
