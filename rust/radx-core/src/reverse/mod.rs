@@ -25,6 +25,7 @@
 //! this file, on top, adds `Engine::reverse`.
 
 mod adjoint;
+mod adjoint_calls;
 mod cache_choice;
 mod forward_sweep;
 mod gen;
