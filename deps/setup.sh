@@ -12,7 +12,7 @@
 set -euo pipefail
 
 majors=${RADX_LLVM:-16}
-common_pkgs=(zlib1g-dev libzstd-dev libffi-dev libxml2-dev valgrind)
+common_pkgs=(zlib1g-dev libzstd-dev libffi-dev libxml2-dev valgrind libopenblas-dev)
 
 # The packages of one LLVM major. Debian has no libpolly-15-dev; llvm-sys only wants Polly
 # for static linking, and RadX links libLLVM dynamically, so 15 goes without.

@@ -82,7 +82,7 @@ macro_rules! programs {
 programs!(scalar_chain, tape_memory, caller_types, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, cancelled_factors, triangle_update, remainder_reverse, atomics);
 
 /// Programs that need extra flags in every configuration.
-const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"])];
+const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"]), ("blas", &["-lopenblas"])];
 
 /// Parallel regions, differentiated serialized (rules/openmp.rs in radx-core).
 #[test]
@@ -94,6 +94,13 @@ fn openmp() {
 #[test]
 fn fast_math() {
     run_program_with("fast_math", PROGRAMS_WITH_FLAGS[1].1);
+}
+
+/// BLAS level 1 rules (rules/blas.rs in radx-core) against OpenBLAS, which deps/setup.sh
+/// installs.
+#[test]
+fn blas() {
+    run_program_with("blas", PROGRAMS_WITH_FLAGS[2].1);
 }
 
 /// A program added to `tests/c/` must be listed above, or it would never run.

@@ -377,14 +377,15 @@ impl Engine {
         Ok(())
     }
 
+    /// A registered rule, or one RadX has built in (BLAS, `rules::blas`).
     pub fn has_custom_rule(&self, f: Value) -> bool {
-        self.custom_rules.contains(&f)
+        self.custom_rules.contains(&f) || crate::rules::blas::has_rule(f)
     }
 
     /// Whether `callee` returns an active value when called with `active_args` active.
     /// Recursion is resolved optimistically (a recursive call is assumed active).
     pub fn result_active(&mut self, callee: Value, active_args: &[bool]) -> bool {
-        if self.custom_rules.contains(&callee) {
+        if self.has_custom_rule(callee) {
             return ir::is_differentiable_type(ir::return_type(ir::function_type(callee)));
         }
         let key = (callee, active_args.to_vec());

@@ -23,6 +23,11 @@ impl Engine {
         if let Some(&f) = self.forward_cache.get(req) {
             return Ok(f);
         }
+        if crate::rules::blas::has_rule(req.function) {
+            let f = crate::rules::blas::forward_rule(&Builder::new(self.module), req.function, req)?;
+            self.forward_cache.insert(req.clone(), f);
+            return Ok(f);
+        }
         let prepared = self.prepare(req.function)?;
         let b = Builder::new(self.module);
         let (fn_ty, _) = derivative_signature(&b, ir::function_type(req.function), req);

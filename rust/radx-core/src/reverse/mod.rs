@@ -48,6 +48,17 @@ impl Engine {
         if let Some(f) = self.reverse_cache.get(req) {
             return Ok(*f);
         }
+        if crate::rules::blas::has_rule(req.function) {
+            let ret = ir::return_type(ir::function_type(req.function));
+            let split = ReverseRequest { combined: false, return_primal: req.return_primal && !ir::is_void(ret), return_shadow: false, ..req.clone() };
+            if !self.reverse_cache.contains_key(&split) {
+                let fns = crate::rules::blas::split_rule(&Builder::new(self.module), req.function, &split)?;
+                self.reverse_cache.insert(split.clone(), fns);
+            }
+            if !req.combined {
+                return Ok(self.reverse_cache[&split]);
+            }
+        }
         if req.combined {
             if let Some(f) = self.combined_from_custom_rule(req)? {
                 return Ok(f);

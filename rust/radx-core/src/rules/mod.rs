@@ -6,6 +6,7 @@
 //! need code and live in the generators; what they need to know about library functions
 //! (allocators, functions without derivatives) is also data, in `memory.rs`.
 
+pub mod blas;
 pub mod cancel;
 pub mod emit;
 pub mod expr;
