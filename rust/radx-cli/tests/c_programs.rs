@@ -82,7 +82,7 @@ macro_rules! programs {
 programs!(scalar_chain, tape_memory, caller_types, vectors, structs, arrays_loops, control, memory, calls, pointers, inactive, width, floats, globals, realloc, mixed_copy, scratch_array, joins, inlined_helpers, vector_fill, cache_choice, dead_adjoints, merged_shadows, helper_writes, cancellation, cancelled_factors, triangle_update, remainder_reverse, atomics);
 
 /// Programs that need extra flags in every configuration.
-const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"]), ("blas", &["-lopenblas"])];
+const PROGRAMS_WITH_FLAGS: &[(&str, &[&str])] = &[("openmp", &["-fopenmp"]), ("fast_math", &["-ffast-math"]), ("blas", &["-lopenblas"]), ("blas_gemv", &["-lopenblas"])];
 
 /// Parallel regions, differentiated serialized (rules/openmp.rs in radx-core).
 #[test]
@@ -101,6 +101,12 @@ fn fast_math() {
 #[test]
 fn blas() {
     run_program_with("blas", PROGRAMS_WITH_FLAGS[2].1);
+}
+
+/// gemv in both layouts and transposes, against finite differences.
+#[test]
+fn blas_gemv() {
+    run_program_with("blas_gemv", PROGRAMS_WITH_FLAGS[3].1);
 }
 
 /// A program added to `tests/c/` must be listed above, or it would never run.

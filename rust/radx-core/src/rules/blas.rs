@@ -1,5 +1,5 @@
-//! BLAS level 1 through the C interface (`cblas_ddot`, `cblas_daxpy`, `cblas_dscal`,
-//! `cblas_dnrm2` and their `cblas_s*` float twins): derivative rules that call BLAS for the
+//! BLAS through the C interface (`cblas_ddot`, `cblas_daxpy`, `cblas_dscal`, `cblas_dnrm2`,
+//! `cblas_dgemv` and their `cblas_s*` float twins): derivative rules that call BLAS for the
 //! tangents and adjoints instead of differentiating through a BLAS library (whose body is
 //! not in the module). A rule is built for the activity pattern a request asks for, with the
 //! signature a custom rule has (docs/custom-rules.md), and cached by the engine like one: a
@@ -26,6 +26,9 @@ enum Op {
     Scal,
     /// `T nrm2(n, x, incx)`
     Nrm2,
+    /// `void gemv(order, trans, m, n, alpha, A, lda, x, incx, beta, y, incy)`:
+    /// y = alpha op(A) x + beta y
+    Gemv,
 }
 
 /// (name, operation, single precision)
@@ -34,10 +37,12 @@ const ROUTINES: &[(&str, Op, bool)] = &[
     ("cblas_daxpy", Op::Axpy, false),
     ("cblas_dscal", Op::Scal, false),
     ("cblas_dnrm2", Op::Nrm2, false),
+    ("cblas_dgemv", Op::Gemv, false),
     ("cblas_sdot", Op::Dot, true),
     ("cblas_saxpy", Op::Axpy, true),
     ("cblas_sscal", Op::Scal, true),
     ("cblas_snrm2", Op::Nrm2, true),
+    ("cblas_sgemv", Op::Gemv, true),
 ];
 
 /// Is `f` a BLAS routine RadX has a rule for, declared as cblas.h declares it?
@@ -61,7 +66,8 @@ fn routine(f: Value) -> Option<Routine> {
     let name = ir::name_of(f);
     let &(_, op, single) = ROUTINES.iter().find(|(n, _, _)| *n == name)?;
     let params = ir::param_types(ir::function_type(f));
-    let int = *params.first()?;
+    // gemv's first two parameters are the layout and transpose enums.
+    let int = *params.get(if op == Op::Gemv { 2 } else { 0 })?;
     let ctx = unsafe { LLVMGetTypeContext(int) };
     let elem = unsafe { if single { LLVMFloatTypeInContext(ctx) } else { LLVMDoubleTypeInContext(ctx) } };
     let expected = match op {
@@ -69,6 +75,7 @@ fn routine(f: Value) -> Option<Routine> {
         Op::Axpy => 6,
         Op::Scal => 4,
         Op::Nrm2 => 3,
+        Op::Gemv => 12,
     };
     (ir::is_integer(int) && params.len() == expected).then_some(Routine { op, single, int, elem })
 }
@@ -112,6 +119,45 @@ impl Routine {
         buf
     }
 
+    fn gemv(&self, b: &Builder, a: &[Value]) {
+        let ptr = b.ptr_type();
+        let e = ir::type_of(a[0]);
+        let mut params = [e, e, self.int, self.int, self.elem, ptr, self.int, ptr, self.int, self.elem, ptr, self.int];
+        let t = unsafe { LLVMFunctionType(b.void_type(), params.as_mut_ptr(), 12, 0) };
+        b.call_named(&format!("{}gemv", self.prefix()), t, a);
+    }
+
+    /// `A += alpha x yᵀ` (m × n).
+    fn ger(&self, b: &Builder, order: Value, m: Value, n: Value, alpha: Value, x: Value, incx: Value, y: Value, incy: Value, a: Value, lda: Value) {
+        let ptr = b.ptr_type();
+        let mut params = [ir::type_of(order), self.int, self.int, self.elem, ptr, self.int, ptr, self.int, ptr, self.int];
+        let t = unsafe { LLVMFunctionType(b.void_type(), params.as_mut_ptr(), 10, 0) };
+        b.call_named(&format!("{}ger", self.prefix()), t, &[order, m, n, alpha, x, incx, y, incy, a, lda]);
+    }
+
+    /// A heap copy of the m × n matrix `a` with leading dimension `lda`, in the same layout
+    /// (the elements from the first to the last one the matrix uses).
+    fn copy_matrix(&self, b: &Builder, order: Value, m: Value, n: Value, a: Value, lda: Value) -> Value {
+        let i64t = b.i64_type();
+        let wide = |v: Value| b.int_cast(v, i64t, true);
+        let col_major = unsafe { LLVMBuildICmp(b.raw(), llvm_sys::LLVMIntPredicate::LLVMIntEQ, order, LLVMConstInt(ir::type_of(order), 102, 0), NO_NAME) };
+        let (m, n, lda) = (wide(m), wide(n), wide(lda));
+        let (lines, run) = (b.select(col_major, n, m), b.select(col_major, m, n));
+        let zero = b.const_int(i64t, 0);
+        let empty = unsafe {
+            let a = LLVMBuildICmp(b.raw(), llvm_sys::LLVMIntPredicate::LLVMIntSLE, lines, zero, NO_NAME);
+            let c = LLVMBuildICmp(b.raw(), llvm_sys::LLVMIntPredicate::LLVMIntSLE, run, zero, NO_NAME);
+            b.or(a, c)
+        };
+        let count = unsafe { LLVMBuildAdd(b.raw(), LLVMBuildMul(b.raw(), lda, LLVMBuildSub(b.raw(), lines, b.const_int(i64t, 1), NO_NAME), NO_NAME), run, NO_NAME) };
+        let count = b.select(empty, zero, count);
+        let bytes = unsafe { LLVMBuildMul(b.raw(), count, b.const_int(i64t, if self.single { 4 } else { 8 }), NO_NAME) };
+        let malloc_ty = unsafe { LLVMFunctionType(b.ptr_type(), [i64t].as_mut_ptr(), 1, 0) };
+        let buf = b.call_named("malloc", malloc_ty, &[bytes]);
+        b.memcpy(buf, a, bytes, 1);
+        buf
+    }
+
     /// `a / r`, and 0 where `r` is 0 (the norm's derivative at the origin: a subgradient).
     fn over_norm(&self, b: &Builder, a: Value, r: Value) -> Value {
         let zero = b.const_float(self.elem, 0.0);
@@ -121,6 +167,22 @@ impl Routine {
 }
 
 const NO_NAME: *const std::os::raw::c_char = b"\0".as_ptr() as *const _;
+
+/// gemv's `trans` leaves A as it is (`CblasNoTrans`, `CblasConjNoTrans`: real data).
+fn not_transposed(b: &Builder, trans: Value) -> Value {
+    let t = ir::type_of(trans);
+    unsafe {
+        let no = LLVMBuildICmp(b.raw(), llvm_sys::LLVMIntPredicate::LLVMIntEQ, trans, LLVMConstInt(t, 111, 0), NO_NAME);
+        let conj_no = LLVMBuildICmp(b.raw(), llvm_sys::LLVMIntPredicate::LLVMIntEQ, trans, LLVMConstInt(t, 114, 0), NO_NAME);
+        b.or(no, conj_no)
+    }
+}
+
+/// (length of x, length of y) of `gemv(order, trans, m, n, ...)`.
+fn gemv_lengths(b: &Builder, trans: Value, m: Value, n: Value) -> (Value, Value) {
+    let no = not_transposed(b, trans);
+    (b.select(no, n, m), b.select(no, m, n))
+}
 
 /// Parameters of a derivative laid out as `args` says: each primal parameter followed by
 /// its shadows. Returns (primal, shadows) per primal parameter.
@@ -214,6 +276,31 @@ pub fn forward_rule(b: &Builder, f: Value, req: &ForwardRequest) -> Result<Value
             }
             r.scal(b, p[0], p[1], p[2], p[3]);
         }
+        Op::Gemv => {
+            if (dup[4] || dup[5] || dup[7] || dup[9]) && !dup[10] {
+                return Err(refuse_active_vector_into_constant(f, "`y`"));
+            }
+            let (_, ly) = gemv_lengths(b, p[1], p[2], p[3]);
+            let one = b.const_float(r.elem, 1.0);
+            for lane in 0..width {
+                let Some(dy) = sh(10, lane) else { continue };
+                // dy' = alpha op(A) dx + beta dy + alpha op(dA) x + dalpha op(A) x + dbeta y.
+                match sh(7, lane) {
+                    Some(dx) => r.gemv(b, &[p[0], p[1], p[2], p[3], p[4], p[5], p[6], dx, p[8], p[9], dy, p[11]]),
+                    None => r.scal(b, ly, p[9], dy, p[11]),
+                }
+                if let Some(da) = sh(5, lane) {
+                    r.gemv(b, &[p[0], p[1], p[2], p[3], p[4], da, p[6], p[7], p[8], one, dy, p[11]]);
+                }
+                if let Some(dalpha) = sh(4, lane) {
+                    r.gemv(b, &[p[0], p[1], p[2], p[3], dalpha, p[5], p[6], p[7], p[8], one, dy, p[11]]);
+                }
+                if let Some(dbeta) = sh(9, lane) {
+                    r.axpy(b, ly, dbeta, p[10], p[11], dy, p[11]);
+                }
+            }
+            r.gemv(b, &p);
+        }
         Op::Nrm2 => {
             let t = unsafe { LLVMFunctionType(r.elem, [r.int, b.ptr_type(), r.int].as_mut_ptr(), 3, 0) };
             let norm = b.call_named(&format!("{}nrm2", r.prefix()), t, &[p[0], p[1], p[2]]);
@@ -244,10 +331,11 @@ pub fn split_rule(b: &Builder, f: Value, req: &ReverseRequest) -> Result<Reverse
     match r.op {
         Op::Axpy if (active[1] || dup[2]) && !dup[4] => return Err(refuse_active_vector_into_constant(f, "`y`")),
         Op::Scal if active[1] && !dup[2] => return Err(refuse_active_vector_into_constant(f, "`x`")),
+        Op::Gemv if (active[4] || dup[5] || dup[7] || active[9]) && !dup[10] => return Err(refuse_active_vector_into_constant(f, "`y`")),
         _ => {}
     }
-    // The tape: two pointers (vector copies) and one element (a norm).
-    let record = b.struct_type(&[b.ptr_type(), b.ptr_type(), r.elem]);
+    // The tape: three pointers (vector and matrix copies) and one element (a norm).
+    let record = b.struct_type(&[b.ptr_type(), b.ptr_type(), b.ptr_type(), r.elem]);
     let malloc_ty = unsafe { LLVMFunctionType(b.ptr_type(), [b.i64_type()].as_mut_ptr(), 1, 0) };
     let free_ty = unsafe { LLVMFunctionType(b.void_type(), [b.ptr_type()].as_mut_ptr(), 1, 0) };
     let field = |tape: Value, k: u32| unsafe { LLVMBuildStructGEP2(b.raw(), record, tape, k, NO_NAME) };
@@ -257,8 +345,8 @@ pub fn split_rule(b: &Builder, f: Value, req: &ReverseRequest) -> Result<Reverse
     let aug = new_function(b, &format!("augmented_{}", ir::name_of(f)), sig.augmented);
     let args = split_params(&ir::params(aug), &dup, 1);
     let p: Vec<Value> = args.iter().map(|(v, _)| *v).collect();
-    let tape = b.call_named("malloc", malloc_ty, &[b.const_int(b.i64_type(), 24)]);
-    let (mut first, mut second, mut norm) = (null, null, b.const_float(r.elem, 0.0));
+    let tape = b.call_named("malloc", malloc_ty, &[b.const_int(b.i64_type(), 32)]);
+    let (mut first, mut second, mut third, mut norm) = (null, null, null, b.const_float(r.elem, 0.0));
     let primal = match r.op {
         Op::Dot => {
             // dx += s y needs y; dy += s x needs x.
@@ -284,6 +372,21 @@ pub fn split_rule(b: &Builder, f: Value, req: &ReverseRequest) -> Result<Reverse
             r.scal(b, p[0], p[1], p[2], p[3]);
             None
         }
+        Op::Gemv => {
+            // x̄ and ā read A; Ā and ā read x; β̄ reads the y before the call.
+            let (lx, ly) = gemv_lengths(b, p[1], p[2], p[3]);
+            if dup[10] && (dup[7] || active[4]) {
+                first = r.copy_matrix(b, p[0], p[2], p[3], p[5], p[6]);
+            }
+            if dup[10] && (dup[5] || active[4]) {
+                second = r.copy(b, lx, p[7], p[8]);
+            }
+            if dup[10] && active[9] {
+                third = r.copy(b, ly, p[10], p[11]);
+            }
+            r.gemv(b, &p);
+            None
+        }
         Op::Nrm2 => {
             if dup[1] {
                 first = r.copy(b, p[0], p[1], p[2]);
@@ -296,7 +399,8 @@ pub fn split_rule(b: &Builder, f: Value, req: &ReverseRequest) -> Result<Reverse
     };
     b.store(first, field(tape, 0));
     b.store(second, field(tape, 1));
-    b.store(norm, field(tape, 2));
+    b.store(third, field(tape, 2));
+    b.store(norm, field(tape, 3));
     let mut aug_results = vec![tape];
     if req.return_primal {
         aug_results.extend(primal);
@@ -313,6 +417,7 @@ pub fn split_rule(b: &Builder, f: Value, req: &ReverseRequest) -> Result<Reverse
     let seed = req.return_active.then(|| params[params.len() - 2]);
     let first = b.load(b.ptr_type(), field(tape, 0));
     let second = b.load(b.ptr_type(), field(tape, 1));
+    let third = b.load(b.ptr_type(), field(tape, 2));
     let one = b.const_int(r.int, 1);
     let mut adjoints = Vec::new();
     match r.op {
@@ -352,15 +457,59 @@ pub fn split_rule(b: &Builder, f: Value, req: &ReverseRequest) -> Result<Reverse
                 r.scal(b, p[0], p[1], dx, p[3]);
             }
         }
+        Op::Gemv => {
+            let (_, ly) = gemv_lengths(b, p[1], p[2], p[3]);
+            let zero = b.const_float(r.elem, 0.0);
+            let unit = b.const_float(r.elem, 1.0);
+            let dy = sh(10);
+            // ā = ȳ · op(A) x, β̄ = ȳ · y_old, before ȳ is scaled by beta.
+            if active[4] {
+                adjoints.push(match dy {
+                    Some(dy) => {
+                        let i64t = b.i64_type();
+                        let bytes = unsafe { LLVMBuildMul(b.raw(), b.int_cast(ly, i64t, true), b.const_int(i64t, if r.single { 4 } else { 8 }), NO_NAME) };
+                        let tmp = b.call_named("malloc", malloc_ty, &[bytes]);
+                        r.gemv(b, &[p[0], p[1], p[2], p[3], unit, first, p[6], second, one, zero, tmp, one]);
+                        let v = r.dot(b, ly, tmp, one, dy, p[11]);
+                        b.call_named("free", free_ty, &[tmp]);
+                        v
+                    }
+                    None => zero,
+                });
+            }
+            if active[9] {
+                adjoints.push(match dy {
+                    Some(dy) => r.dot(b, ly, third, one, dy, p[11]),
+                    None => zero,
+                });
+            }
+            if let Some(dy) = dy {
+                let no = not_transposed(b, p[1]);
+                if let Some(dx) = sh(7) {
+                    // x̄ += alpha op(A)ᵀ ȳ
+                    let t = ir::type_of(p[1]);
+                    let flipped = b.select(no, unsafe { LLVMConstInt(t, 112, 0) }, unsafe { LLVMConstInt(t, 111, 0) });
+                    r.gemv(b, &[p[0], flipped, p[2], p[3], p[4], first, p[6], dy, p[11], unit, dx, p[8]]);
+                }
+                if let Some(da) = sh(5) {
+                    // Ā += alpha ȳ xᵀ (A not transposed) or alpha x ȳᵀ (transposed).
+                    let (u, incu) = (b.select(no, dy, second), b.select(no, p[11], one));
+                    let (v, incv) = (b.select(no, second, dy), b.select(no, one, p[11]));
+                    r.ger(b, p[0], p[2], p[3], p[4], u, incu, v, incv, da, p[6]);
+                }
+                r.scal(b, ly, p[9], dy, p[11]);
+            }
+        }
         Op::Nrm2 => {
             if let (Some(s), Some(dx)) = (seed, sh(1)) {
-                let norm = b.load(r.elem, field(tape, 2));
+                let norm = b.load(r.elem, field(tape, 3));
                 r.axpy(b, p[0], r.over_norm(b, s, norm), first, one, dx, p[2]);
             }
         }
     }
     b.call_named("free", free_ty, &[first]);
     b.call_named("free", free_ty, &[second]);
+    b.call_named("free", free_ty, &[third]);
     b.call_named("free", free_ty, &[tape]);
     b.ret(b.pack(&adjoints));
     Ok(ReverseFunctions { forward: aug, reverse: rev })
