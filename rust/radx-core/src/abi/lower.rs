@@ -155,7 +155,7 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
         }
         MagicKind::AugmentForward => {
             check_trailing(p, 0)?;
-            let memory = tape_memory(engine, p)?;
+            let memory = tape_memory(engine, b, p)?;
             if memory.is_none() && p.tape.is_some() {
                 return Err(Diagnostic::new(Code::BadRequest, format!("`enzyme_tape` in `{}` names the caller's memory for the tape, so `enzyme_allocated, size` must come before it", p.name))
                     .at(p.call)
@@ -177,7 +177,7 @@ fn lower_reverse(engine: &mut Engine, b: &Builder, p: &ParsedCall) -> Result<()>
             Ok(())
         }
         MagicKind::Reverse => {
-            let memory = tape_memory(engine, p)?;
+            let memory = tape_memory(engine, b, p)?;
             check_trailing(p, float_ret as usize + p.tape.is_none() as usize)?;
             // The reverse must pair with the augmented forward that made the tape; both
             // come from the same request, whichever call is lowered first.
@@ -254,7 +254,7 @@ fn lower_augment_size(engine: &Engine, b: &Builder, call: Value) -> Result<()> {
 
 /// The caller's memory for the tape (`enzyme_allocated, size, enzyme_tape, memory`), checked
 /// to hold RadX's tape; None when the call passes no `enzyme_allocated`.
-fn tape_memory(engine: &Engine, p: &ParsedCall) -> Result<Option<Value>> {
+fn tape_memory(engine: &Engine, b: &Builder, p: &ParsedCall) -> Result<Option<Value>> {
     let err = |msg: String| Diagnostic::new(Code::BadRequest, msg).at(p.call);
     let Some(size) = p.allocated else { return Ok(None) };
     let Some(memory) = p.tape else {
@@ -264,7 +264,7 @@ fn tape_memory(engine: &Engine, p: &ParsedCall) -> Result<Option<Value>> {
     if !ir::is_pointer(ir::type_of(memory)) {
         return Err(err(format!("`enzyme_tape` in `{}` must be followed by a pointer to the tape memory, not `{}`", p.name, crate::diag::short(memory))));
     }
-    let need = tape_handle_size(engine, &Builder::new(engine.module));
+    let need = tape_handle_size(engine, b);
     match ir::const_int_value(size) {
         Some(n) if n >= 0 && (n as u64) < need => Err(err(format!("`enzyme_allocated` gives {n} byte(s) of tape memory to `{}`, but RadX's tape takes {need}", p.name))
             .hint("ask __enzyme_augmentsize for the size with the same activities")),

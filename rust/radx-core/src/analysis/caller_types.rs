@@ -11,7 +11,6 @@
 use crate::analysis::memory::{memory_types, underlying_objects, MemoryTypes};
 use crate::collections::HashMap;
 use crate::ir::{self, Value};
-use llvm_sys::core::LLVMGetParamParent;
 use llvm_sys::LLVMOpcode::LLVMCall;
 
 /// Where the functions being differentiated are called from.
@@ -39,13 +38,7 @@ impl Callers<'_> {
         if depth >= 4 {
             return;
         }
-        let params = ir::params(copy);
-        let ks: Vec<usize> = ptrs
-            .iter()
-            .flat_map(|p| underlying_objects(*p))
-            .filter(|o| ir::is_argument(*o) && unsafe { LLVMGetParamParent(*o) } == copy)
-            .filter_map(|o| params.iter().position(|p| *p == o))
-            .collect();
+        let ks: Vec<usize> = ptrs.iter().flat_map(|p| underlying_objects(*p)).filter_map(|o| ir::argument_number(o, copy)).collect();
         if ks.is_empty() {
             return;
         }

@@ -22,7 +22,7 @@ pub fn object_of(ptr: Value) -> Object {
     let base = ir::underlying_object(ptr);
     if ir::is_argument(base) {
         let f = unsafe { llvm_sys::core::LLVMGetParamParent(base) };
-        let idx = ir::params(f).iter().position(|p| *p == base).unwrap_or(0) as u32;
+        let idx = ir::argument_number(base, f).unwrap_or(0) as u32;
         let noalias = unsafe { !llvm_sys::core::LLVMGetEnumAttributeAtIndex(f, idx + 1, ir::enum_attr_kind("noalias")).is_null() };
         return Object::Arg(base, noalias);
     }

@@ -203,6 +203,14 @@ pub fn is_argument(v: Value) -> bool {
     unsafe { !LLVMIsAArgument(v).is_null() }
 }
 
+/// The parameter number of `v` if it is an argument of `f`.
+pub fn argument_number(v: Value, f: Value) -> Option<usize> {
+    if !is_argument(v) || unsafe { LLVMGetParamParent(v) } != f {
+        return None;
+    }
+    params(f).iter().position(|p| *p == v)
+}
+
 /// Where a value stands in its function's text: an argument by its number, an instruction
 /// by its place in its block (instructions before it). Not a key to look anything up by:
 /// it changes as instructions are added; an order for lists that must not depend on where
@@ -210,8 +218,7 @@ pub fn is_argument(v: Value) -> bool {
 pub fn position(v: Value) -> usize {
     unsafe {
         if is_argument(v) {
-            let f = LLVMGetParamParent(v);
-            return (0..LLVMCountParams(f)).position(|k| LLVMGetParam(f, k) == v).unwrap_or(0);
+            return argument_number(v, LLVMGetParamParent(v)).unwrap_or(0);
         }
         let mut k = 0;
         let mut i = LLVMGetPreviousInstruction(v);
